@@ -1,0 +1,249 @@
+/*
+ * arena: chunked bump allocation with deferred cleanups.
+ */
+#include "arena.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ARENA_CHUNK (16 * 1024)
+#define ARENA_ALIGN (_Alignof(max_align_t))
+
+struct chunk {
+    struct chunk *next;
+    size_t size;
+    size_t used;
+    _Alignas(max_align_t) unsigned char data[];
+};
+
+struct cleanup {
+    struct cleanup *next;
+    void (*fn)(void *);
+    void *p;
+};
+
+struct arena {
+    struct chunk *head;
+    struct cleanup *cleanups;
+    void *last;
+    size_t last_size;
+    size_t used;
+};
+
+static long fail_countdown;
+
+void arena_fail_after(long n)
+{
+    fail_countdown = n;
+}
+
+static int injected_failure(void)
+{
+    if (fail_countdown > 0 && --fail_countdown == 0)
+        return 1;
+    return 0;
+}
+
+static struct chunk *chunk_new(size_t want)
+{
+    size_t size = want > ARENA_CHUNK ? want : ARENA_CHUNK;
+    if (size > SIZE_MAX - sizeof(struct chunk))
+        return NULL;
+    struct chunk *c = malloc(sizeof *c + size);
+    if (!c)
+        return NULL;
+    c->next = NULL;
+    c->size = size;
+    c->used = 0;
+    return c;
+}
+
+struct arena *arena_new(void)
+{
+    if (injected_failure())
+        return NULL;
+    struct arena *a = calloc(1, sizeof *a);
+    if (!a)
+        return NULL;
+    a->head = chunk_new(ARENA_CHUNK);
+    if (!a->head) {
+        free(a);
+        return NULL;
+    }
+    return a;
+}
+
+static void run_cleanups(struct arena *a)
+{
+    struct cleanup *c = a->cleanups;
+    a->cleanups = NULL;
+    while (c) {
+        struct cleanup *next = c->next;
+        c->fn(c->p);
+        c = next;
+    }
+}
+
+void arena_reset(struct arena *a)
+{
+    run_cleanups(a);
+    /* The head is always a standard chunk (big allocations go behind it): keep it. */
+    struct chunk *c = a->head->next;
+    while (c) {
+        struct chunk *next = c->next;
+        free(c);
+        c = next;
+    }
+    a->head->next = NULL;
+    a->head->used = 0;
+    a->last = NULL;
+    a->last_size = 0;
+    a->used = 0;
+}
+
+void arena_free(struct arena *a)
+{
+    if (!a)
+        return;
+    run_cleanups(a);
+    struct chunk *c = a->head;
+    while (c) {
+        struct chunk *next = c->next;
+        free(c);
+        c = next;
+    }
+    free(a);
+}
+
+static size_t align_up(size_t n)
+{
+    return (n + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1);
+}
+
+void *arena_alloc(struct arena *a, size_t n)
+{
+    if (injected_failure())
+        return NULL;
+    if (n == 0)
+        n = 1;
+    if (n > SIZE_MAX / 2)
+        return NULL;
+    size_t need = align_up(n);
+    struct chunk *c = a->head;
+    if (c->size - c->used < need) {
+        /* Big requests get a chunk of their own behind the current one, so the space
+         * left in the current chunk stays usable. */
+        struct chunk *fresh = chunk_new(need);
+        if (!fresh)
+            return NULL;
+        if (need > ARENA_CHUNK / 4) {
+            fresh->next = c->next;
+            c->next = fresh;
+            fresh->used = need;
+            a->used += need;
+            a->last = NULL;
+            return fresh->data;
+        }
+        fresh->next = c;
+        a->head = c = fresh;
+    }
+    void *p = c->data + c->used;
+    c->used += need;
+    a->used += need;
+    a->last = p;
+    a->last_size = need;
+    return p;
+}
+
+void *arena_calloc(struct arena *a, size_t count, size_t size)
+{
+    if (size && count > SIZE_MAX / size)
+        return NULL;
+    void *p = arena_alloc(a, count * size);
+    if (p)
+        memset(p, 0, count * size);
+    return p;
+}
+
+void *arena_realloc(struct arena *a, void *p, size_t old, size_t n)
+{
+    if (!p)
+        return arena_alloc(a, n);
+    if (n <= old)
+        return p;
+    struct chunk *c = a->head;
+    if (p == a->last && (unsigned char *)p + a->last_size == c->data + c->used) {
+        size_t need = align_up(n);
+        if (need - a->last_size <= c->size - c->used) {
+            if (injected_failure())
+                return NULL;
+            c->used += need - a->last_size;
+            a->used += need - a->last_size;
+            a->last_size = need;
+            return p;
+        }
+    }
+    void *q = arena_alloc(a, n);
+    if (q)
+        memcpy(q, p, old);
+    return q;
+}
+
+char *arena_strndup(struct arena *a, const char *s, size_t n)
+{
+    char *p = arena_alloc(a, n + 1);
+    if (!p)
+        return NULL;
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+char *arena_strdup(struct arena *a, const char *s)
+{
+    return s ? arena_strndup(a, s, strlen(s)) : NULL;
+}
+
+char *arena_vprintf(struct arena *a, const char *fmt, va_list ap)
+{
+    va_list cp;
+    va_copy(cp, ap);
+    int n = vsnprintf(NULL, 0, fmt, cp);
+    va_end(cp);
+    if (n < 0)
+        return NULL;
+    char *p = arena_alloc(a, (size_t)n + 1);
+    if (p)
+        vsnprintf(p, (size_t)n + 1, fmt, ap);
+    return p;
+}
+
+char *arena_printf(struct arena *a, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *p = arena_vprintf(a, fmt, ap);
+    va_end(ap);
+    return p;
+}
+
+int arena_defer(struct arena *a, void (*fn)(void *), void *p)
+{
+    struct cleanup *c = arena_alloc(a, sizeof *c);
+    if (!c) {
+        fn(p);
+        return -1;
+    }
+    c->fn = fn;
+    c->p = p;
+    c->next = a->cleanups;
+    a->cleanups = c;
+    return 0;
+}
+
+size_t arena_used(const struct arena *a)
+{
+    return a->used;
+}

@@ -1,0 +1,28 @@
+/*
+ * err: the error record every fallible function fills in.
+ *
+ * A function that can fail returns 0 on success and -1 on failure, and on failure
+ * fills a caller-owned struct err with where the problem is (file, line, column:
+ * a YAML file, a template, a CSV row) and a message a person can act on.
+ * Positions are 1-based; 0 means "not known" and is left out when printed.
+ */
+#ifndef ANKETA_ERR_H
+#define ANKETA_ERR_H
+
+#include <stddef.h>
+
+struct err {
+    char file[256];
+    int line;
+    int col;
+    char msg[512];
+};
+
+/* Fills e (when e is not NULL) and returns -1, so callers write `return err_set(...)`. */
+int err_set(struct err *e, const char *file, int line, int col, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* Writes "FILE:LINE:COL: message" (the parts that are known) into out. */
+void err_format(const struct err *e, char *out, size_t size);
+
+#endif

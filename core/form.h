@@ -1,0 +1,38 @@
+/*
+ * form: application/x-www-form-urlencoded bodies and query strings.
+ *
+ * Parsing is strict: a '%' not followed by two hex digits, an encoded NUL, or more than
+ * FORM_MAX_FIELDS fields is an error (the request is answered 400), never guessed at.
+ * Names and values are decoded ('+' is a space) into the request arena. Repeated names are
+ * all kept, in order, so the caller decides whether a repeat is legal.
+ */
+#ifndef ANKETA_FORM_H
+#define ANKETA_FORM_H
+
+#include <stddef.h>
+
+struct arena;
+struct err;
+
+#define FORM_MAX_FIELDS 1000
+
+struct form_field {
+    const char *name;
+    const char *value;
+    size_t value_len;
+};
+
+struct form {
+    struct form_field *fields;
+    size_t n;
+};
+
+int form_parse(struct arena *a, const char *body, size_t len, struct form *out, struct err *e);
+
+/* The first value of name, or NULL. */
+const char *form_get(const struct form *f, const char *name);
+
+/* How many times name occurs. */
+size_t form_count(const struct form *f, const char *name);
+
+#endif

@@ -1,0 +1,36 @@
+#!/bin/sh
+# Installs the Debian packages anketa needs to build, run and test, if any is missing.
+# Non-interactive; needs root only when something has to be installed.
+set -eu
+
+PACKAGES="build-essential pkg-config clang clang-format
+libfcgi-dev libsqlite3-dev liblua5.4-dev libyaml-dev libjansson-dev libsodium-dev
+libcmocka-dev libcurl4-openssl-dev
+nginx-light sqlite3 curl wrk"
+
+missing=""
+for p in $PACKAGES; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "anketa: these Debian packages are missing:$missing" >&2
+    echo "anketa: run 'make deps' as root (or: sudo apt-get install$missing)" >&2
+    exit 1
+fi
+
+echo "anketa: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# The nginx package must not start a system-wide nginx on port 80: anketa runs its own.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
