@@ -21,7 +21,7 @@ INTEG_SRC := $(sort $(wildcard tests/integration/test_*.c))
 REL_OBJ  := $(LIB_SRC:%.c=build/rel/%.o)
 ASAN_OBJ := $(LIB_SRC:%.c=build/asan/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/asan/tests/%)
-INTEG_BIN := $(INTEG_SRC:tests/integration/%.c=build/asan/tests/%)
+INTEG_BIN := $(INTEG_SRC:tests/integration/%.c=build/asan/itests/%)
 
 PORT ?= 8080
 
@@ -49,11 +49,11 @@ build/asan/tests/%: tests/unit/%.c $(ASAN_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(ASAN_CFLAGS) -o $@ $< $(ASAN_OBJ) $(LIBS) $(shell pkg-config --libs cmocka)
 
-build/asan/tests/test_http: tests/integration/test_http.c tests/integration/harness.c \
-                            tests/integration/harness.h $(ASAN_OBJ)
+build/asan/itests/%: tests/integration/%.c tests/integration/harness.c \
+                    tests/integration/harness.h $(ASAN_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(ASAN_CFLAGS) -Itests/integration -o $@ tests/integration/test_http.c \
-	    tests/integration/harness.c $(ASAN_OBJ) $(LIBS) \
+	$(CC) $(BASE_CFLAGS) $(ASAN_CFLAGS) -Itests/integration -o $@ $< \
+	    tests/integration/harness.c $(ASAN_OBJ) $(LIBS) -lpthread \
 	    $(shell pkg-config --libs cmocka libcurl)
 
 # Sanitizer settings for every test process (and the server the integration tests start).

@@ -26,4 +26,11 @@ json_t *i18n_catalogue(const struct i18n *c, const char *lang);
 /* Whether a language has a catalogue. */
 int i18n_has(const struct i18n *c, const char *lang);
 
+/*
+ * Reports the first key that a language other than Russian has and ru.json lacks: such a
+ * key is a misspelling or a message never written in Russian. Loading does not demand it,
+ * so a startup or CI check decides whether it is fatal.
+ */
+int i18n_check(const struct i18n *c, struct err *e);
+
 #endif

@@ -45,6 +45,15 @@ void store_close(struct store *s);
 int store_schema_latest(void);
 int store_schema_version(struct store *s);
 
+/* The connection's settings as SQLite reports them: for diagnostics and tests. */
+struct store_settings {
+    char journal_mode[16]; /* "wal" */
+    int synchronous;       /* 2 = FULL, 1 = NORMAL */
+    int foreign_keys;      /* 1 = enforced */
+    int busy_timeout_ms;
+};
+int store_settings(struct store *s, struct store_settings *out, struct err *e);
+
 /* The deployment's secret key (made at the first migration): keys CSRF values. */
 int store_secret(struct store *s, unsigned char key[32], struct err *e);
 

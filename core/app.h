@@ -1,0 +1,67 @@
+/*
+ * app: what a worker knows (surveys, templates, words, its database connection) and the
+ * routing of a request to the handler that answers it.
+ *
+ * The loaded definitions (struct app_defs) are read-only and built once by the master
+ * process before it forks, so workers share them copy-on-write; each worker then makes
+ * its own struct app around them with its own database connection.
+ */
+#ifndef ANKETA_APP_H
+#define ANKETA_APP_H
+
+#include "crypto.h"
+#include "survey.h"
+
+#include <jansson.h>
+#include <stddef.h>
+
+struct err;
+struct http_req;
+struct http_resp;
+struct i18n;
+struct store;
+struct tmpl_set;
+
+struct app_defs {
+    struct survey_set surveys;
+    struct tmpl_set *tmpl;
+    struct i18n *i18n;
+    json_t *views; /* per survey and language, the blank page model (participant.c) */
+};
+
+/* Loads surveys_dir and web_dir/templates, web_dir/i18n; every error located. */
+int app_defs_load(struct app_defs *d, const char *surveys_dir, const char *web_dir, struct err *e);
+void app_defs_free(struct app_defs *d);
+
+struct app {
+    const struct app_defs *defs;
+    struct store *store;
+    unsigned char secret[CRYPTO_KEY_BYTES];
+    size_t max_body;
+};
+
+/* Answers one request. Never fails: internal errors become a 500 page (and a log line). */
+void app_handle(struct app *app, struct http_req *q, struct http_resp *r);
+
+/* The language of the page: "en" when asked for (?lang=en or Accept-Language) and present. */
+const char *app_lang(const struct app *app, const struct http_req *q);
+
+/*
+ * Renders template name as the page with status, in lang. ctx (whose reference passes to
+ * this function) gets "t" (the catalogue) and "lang" added. On a rendering failure the
+ * response becomes a plain 500.
+ */
+void app_page(struct app *app, const struct http_req *q, struct http_resp *r, int status,
+              const char *lang, const char *name, json_t *ctx);
+
+/* An error page: title and message are catalogue keys. */
+void app_error_page(struct app *app, const struct http_req *q, struct http_resp *r, int status,
+                    const char *key);
+
+/* A JSON body (reference passes here) with status. */
+void app_json(struct http_resp *r, int status, json_t *body);
+
+/* A JSON error {"error": {"status": N, "message": msg}}. */
+void app_json_error(struct http_resp *r, int status, const char *msg);
+
+#endif

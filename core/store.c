@@ -1,0 +1,774 @@
+/*
+ * store: owns the SQLite connection, the schema and its migrations, and every SQL statement
+ * of the engine. Statements are prepared once per connection (lazily, persistent) and reset
+ * after each use, so no read transaction or bound pointer outlives a call.
+ */
+#include "store.h"
+
+#include "arena.h"
+#include "crypto.h"
+#include "err.h"
+#include "response.h"
+#include "survey.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#define STORE_SECRET_KEY "secret"
+#define STORE_MODE_LEN   16
+#define STORE_NOW        "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
+
+enum store_stmt {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_SAVEPOINT,
+    ST_RELEASE,
+    ST_ROLLBACK_TO,
+    ST_USER_VERSION,
+    ST_SETTINGS,
+    ST_SECRET_GET,
+    ST_SECRET_PUT,
+    ST_INVITATION_BY_TOKEN,
+    ST_INVITATION_FIRST,
+    ST_INVITATION_PUT,
+    ST_RESPONSE_PUT,
+    ST_ANSWER_PUT,
+    ST_ORG_PUT,
+    ST_ORG_EXISTS,
+    ST_PROGRAMME_PUT,
+    ST_PROGRAMME_EXISTS,
+    ST_PARTICIPANT_PUT,
+    ST_PARTICIPANT_EXISTS,
+    ST_COUNT_RESPONSES,
+    ST_COUNT_RESPONSES_ALL,
+    ST_COUNT
+};
+
+/* The columns store_read_invitation() expects, in order. */
+#define STORE_INVITATION_COLUMNS                                                                   \
+    "SELECT i.id, i.token, i.survey_id, i.participant_id, r.id IS NOT NULL, "                      \
+    "i.revoked_at IS NOT NULL FROM invitations i LEFT JOIN responses r ON r.invitation_id = i.id "
+
+static const char *const store_sql[ST_COUNT] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_SAVEPOINT] = "SAVEPOINT store_write",
+    [ST_RELEASE] = "RELEASE store_write",
+    [ST_ROLLBACK_TO] = "ROLLBACK TO store_write",
+    [ST_USER_VERSION] = "PRAGMA user_version",
+    [ST_SETTINGS] = "SELECT * FROM pragma_journal_mode(), pragma_synchronous(), "
+                    "pragma_foreign_keys(), pragma_busy_timeout()",
+    [ST_SECRET_GET] = "SELECT value FROM meta WHERE key = ?1",
+    [ST_SECRET_PUT] = "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO NOTHING",
+    [ST_INVITATION_BY_TOKEN] = STORE_INVITATION_COLUMNS "WHERE i.token = ?1",
+    [ST_INVITATION_FIRST] = STORE_INVITATION_COLUMNS
+    "WHERE i.survey_id = ?1 AND (r.id IS NOT NULL) = ?2 ORDER BY i.id LIMIT 1",
+    [ST_INVITATION_PUT] = "INSERT INTO invitations(token, participant_id, survey_id, created_at) "
+                          "SELECT ?1, p.id, ?3, " STORE_NOW " FROM participants p "
+                          "WHERE p.code = ?2",
+    [ST_RESPONSE_PUT] = "INSERT INTO responses(invitation_id, survey_id, survey_version, "
+                        "survey_hash, submitted_at) VALUES (?1, ?2, ?3, ?4, " STORE_NOW ")",
+    [ST_ANSWER_PUT] = "INSERT INTO answers(response_id, question_id, value) VALUES (?1, ?2, ?3)",
+    /* The SELECT yields no row when a referenced code is unknown, so nothing is written and
+     * sqlite3_changes() tells the caller; the WHERE also keeps the upsert unambiguous. */
+    [ST_ORG_PUT] = "INSERT INTO orgs(parent_id, level, code, name) "
+                   "SELECT p.id, ?2, ?3, ?4 FROM (SELECT 1) LEFT JOIN orgs p ON p.code = ?1 "
+                   "WHERE ?1 IS NULL OR p.id IS NOT NULL "
+                   "ON CONFLICT(code) DO UPDATE SET parent_id = excluded.parent_id, "
+                   "level = excluded.level, name = excluded.name",
+    [ST_ORG_EXISTS] = "SELECT 1 FROM orgs WHERE code = ?1",
+    [ST_PROGRAMME_PUT] = "INSERT INTO programmes(org_id, code, form, title, year) "
+                         "SELECT o.id, ?2, ?3, ?4, ?5 FROM orgs o WHERE o.code = ?1 "
+                         "ON CONFLICT(code) DO UPDATE SET org_id = excluded.org_id, "
+                         "form = excluded.form, title = excluded.title, year = excluded.year",
+    [ST_PROGRAMME_EXISTS] = "SELECT 1 FROM programmes WHERE code = ?1",
+    [ST_PARTICIPANT_PUT] =
+        "INSERT INTO participants(code, org_id, programme_id, role, kind, birth_year) "
+        "SELECT ?1, o.id, p.id, ?4, ?5, ?6 FROM orgs o LEFT JOIN programmes p ON p.code = ?3 "
+        "WHERE o.code = ?2 AND (?3 IS NULL OR p.id IS NOT NULL) "
+        "ON CONFLICT(code) DO UPDATE SET org_id = excluded.org_id, "
+        "programme_id = excluded.programme_id, role = excluded.role, kind = excluded.kind, "
+        "birth_year = excluded.birth_year",
+    [ST_PARTICIPANT_EXISTS] = "SELECT 1 FROM participants WHERE code = ?1",
+    [ST_COUNT_RESPONSES] = "SELECT count(*) FROM responses WHERE survey_id = ?1",
+    [ST_COUNT_RESPONSES_ALL] = "SELECT count(*) FROM responses",
+};
+
+struct store {
+    sqlite3 *db;
+    char *path;
+    int version;
+    sqlite3_stmt *stmt[ST_COUNT];
+};
+
+/* Migration N (1-based) brings user_version from N-1 to N; its script sets user_version
+ * itself, so the number is never spliced into SQL. after() runs in the same transaction. */
+struct store_migration {
+    const char *sql;
+    int (*after)(struct store *s, struct err *e);
+};
+
+static int store_seed_secret(struct store *s, struct err *e);
+
+static const struct store_migration store_migrations[] = {
+    {
+        "CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB NOT NULL);"
+        "CREATE TABLE orgs(id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES orgs(id),"
+        " level TEXT NOT NULL CHECK(level IN ('region', 'municipality', 'organisation')),"
+        " code TEXT NOT NULL UNIQUE, name TEXT NOT NULL);"
+        "CREATE INDEX orgs_parent ON orgs(parent_id);"
+        "CREATE TABLE programmes(id INTEGER PRIMARY KEY,"
+        " org_id INTEGER NOT NULL REFERENCES orgs(id), code TEXT NOT NULL UNIQUE,"
+        " form TEXT NOT NULL, title TEXT NOT NULL, year INTEGER NOT NULL);"
+        "CREATE INDEX programmes_org ON programmes(org_id);"
+        "CREATE TABLE participants(id INTEGER PRIMARY KEY, code TEXT NOT NULL UNIQUE,"
+        " org_id INTEGER NOT NULL REFERENCES orgs(id),"
+        " programme_id INTEGER REFERENCES programmes(id),"
+        " role TEXT NOT NULL CHECK(role IN ('mentor', 'mentee', 'curator')),"
+        " kind TEXT NOT NULL CHECK(kind IN ('pupil', 'student', 'teacher', 'employer')),"
+        " birth_year INTEGER);"
+        "CREATE INDEX participants_org ON participants(org_id);"
+        "CREATE INDEX participants_programme ON participants(programme_id);"
+        "CREATE TABLE invitations(id INTEGER PRIMARY KEY, token TEXT NOT NULL UNIQUE,"
+        " participant_id INTEGER NOT NULL REFERENCES participants(id),"
+        " survey_id TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT);"
+        "CREATE INDEX invitations_participant ON invitations(participant_id);"
+        "CREATE INDEX invitations_survey ON invitations(survey_id);"
+        "CREATE TABLE responses(id INTEGER PRIMARY KEY,"
+        " invitation_id INTEGER NOT NULL UNIQUE REFERENCES invitations(id),"
+        " survey_id TEXT NOT NULL, survey_version INTEGER NOT NULL, survey_hash TEXT NOT NULL,"
+        " submitted_at TEXT NOT NULL);"
+        "CREATE INDEX responses_survey ON responses(survey_id);"
+        "CREATE TABLE answers("
+        " response_id INTEGER NOT NULL REFERENCES responses(id) ON DELETE CASCADE,"
+        " question_id TEXT NOT NULL, value TEXT NOT NULL,"
+        " PRIMARY KEY(response_id, question_id)) WITHOUT ROWID;"
+        "PRAGMA user_version = 1;",
+        store_seed_secret,
+    },
+};
+
+#define STORE_LATEST ((int)(sizeof store_migrations / sizeof store_migrations[0]))
+
+int store_schema_latest(void)
+{
+    return STORE_LATEST;
+}
+
+int store_schema_version(struct store *s)
+{
+    return s->version;
+}
+
+/* Fills e with what was being done and SQLite's own words; must run before any reset. */
+static int store_fail(struct store *s, const char *what, struct err *e)
+{
+    err_set(e, s->path, 0, 0, "store: %s: %s", what, sqlite3_errmsg(s->db));
+    return STORE_ERROR;
+}
+
+static sqlite3_stmt *store_stmt(struct store *s, enum store_stmt id, const char *what,
+                                struct err *e)
+{
+    if (!s->stmt[id] && sqlite3_prepare_v3(s->db, store_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+                                           &s->stmt[id], NULL) != SQLITE_OK) {
+        store_fail(s, what, e);
+        s->stmt[id] = NULL;
+        return NULL;
+    }
+    return s->stmt[id];
+}
+
+static void store_done(sqlite3_stmt *st)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+/* Runs a statement that takes no values and returns no rows. */
+static int store_run(struct store *s, enum store_stmt id, const char *what, struct err *e)
+{
+    sqlite3_stmt *st = store_stmt(s, id, what, e);
+    if (!st)
+        return STORE_ERROR;
+    int rc = sqlite3_step(st) == SQLITE_DONE ? STORE_OK : store_fail(s, what, e);
+    store_done(st);
+    return rc;
+}
+
+/* Runs a statement whose values are already bound, expecting no rows; resets it. */
+static int store_step_done(struct store *s, sqlite3_stmt *st, const char *what, struct err *e)
+{
+    int rc = sqlite3_step(st) == SQLITE_DONE ? STORE_OK : store_fail(s, what, e);
+    store_done(st);
+    return rc;
+}
+
+/* Resets a statement whose binding failed, keeping SQLite's message. */
+static int store_bind_failed(struct store *s, sqlite3_stmt *st, const char *what, struct err *e)
+{
+    store_fail(s, what, e);
+    store_done(st);
+    return STORE_ERROR;
+}
+
+static int store_bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    return v ? sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(st, i);
+}
+
+static int store_read_version(struct store *s, int *out, struct err *e)
+{
+    sqlite3_stmt *st = store_stmt(s, ST_USER_VERSION, "read schema version", e);
+    if (!st)
+        return STORE_ERROR;
+    int rc = STORE_OK;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *out = sqlite3_column_int(st, 0);
+    else
+        rc = store_fail(s, "read schema version", e);
+    store_done(st);
+    return rc;
+}
+
+static int store_seed_secret(struct store *s, struct err *e)
+{
+    const char *what = "create secret";
+    sqlite3_stmt *st = store_stmt(s, ST_SECRET_PUT, what, e);
+    if (!st)
+        return STORE_ERROR;
+    unsigned char key[CRYPTO_KEY_BYTES];
+    crypto_random(key, sizeof key);
+    int rc;
+    if (sqlite3_bind_text(st, 1, STORE_SECRET_KEY, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_blob(st, 2, key, sizeof key, SQLITE_STATIC) != SQLITE_OK)
+        rc = store_bind_failed(s, st, what, e);
+    else
+        rc = store_step_done(s, st, what, e);
+    explicit_bzero(key, sizeof key);
+    return rc;
+}
+
+static int store_newer(struct store *s, int v, struct err *e)
+{
+    return err_set(e, s->path, 0, 0,
+                   "store: schema version %d was written by a newer anketa (this build knows "
+                   "up to %d)",
+                   v, STORE_LATEST);
+}
+
+/*
+ * Applies the migrations one transaction each. The version is re-read under the write lock,
+ * so two processes initialising the same file at once do not both run a step.
+ */
+static int store_migrate(struct store *s, struct err *e)
+{
+    for (;;) {
+        int v;
+        if (store_run(s, ST_BEGIN, "begin migration", e) != STORE_OK)
+            return STORE_ERROR;
+        if (store_read_version(s, &v, e) != STORE_OK)
+            goto fail;
+        if (v >= STORE_LATEST) {
+            store_rollback(s);
+            if (v > STORE_LATEST)
+                return store_newer(s, v, e);
+            s->version = v;
+            return STORE_OK;
+        }
+        const struct store_migration *m = &store_migrations[v];
+        char what[64];
+        snprintf(what, sizeof what, "migration %d", v + 1);
+        int after;
+        if (sqlite3_exec(s->db, m->sql, NULL, NULL, NULL) != SQLITE_OK) {
+            store_fail(s, what, e);
+            goto fail;
+        }
+        if (store_read_version(s, &after, e) != STORE_OK)
+            goto fail;
+        if (after != v + 1) {
+            err_set(e, s->path, 0, 0, "store: %s left schema version %d", what, after);
+            goto fail;
+        }
+        if (m->after && m->after(s, e) != STORE_OK)
+            goto fail;
+        if (store_run(s, ST_COMMIT, what, e) != STORE_OK)
+            goto fail;
+    }
+fail:
+    store_rollback(s);
+    return STORE_ERROR;
+}
+
+/* Checks the schema version against this build; with migrate, brings an older one up. */
+static int store_check_schema(struct store *s, int migrate, struct err *e)
+{
+    int v;
+    if (store_read_version(s, &v, e) != STORE_OK)
+        return STORE_ERROR;
+    if (v > STORE_LATEST)
+        return store_newer(s, v, e);
+    if (v < STORE_LATEST && !migrate)
+        return err_set(e, s->path, 0, 0,
+                       "store: schema version %d is older than this build's %d: run `anketa "
+                       "init`",
+                       v, STORE_LATEST);
+    s->version = v;
+    return v < STORE_LATEST ? store_migrate(s, e) : STORE_OK;
+}
+
+static int store_journal_cb(void *arg, int n, char **values, char **names)
+{
+    (void)names;
+    if (n > 0 && values[0])
+        snprintf(arg, STORE_MODE_LEN, "%s", values[0]);
+    return 0;
+}
+
+static int store_configure(struct store *s, const struct store_options *opt, struct err *e)
+{
+    const char *sync = opt && opt->synchronous ? opt->synchronous : "FULL";
+    const char *sync_sql;
+    if (strcasecmp(sync, "FULL") == 0)
+        sync_sql = "PRAGMA synchronous = FULL";
+    else if (strcasecmp(sync, "NORMAL") == 0)
+        sync_sql = "PRAGMA synchronous = NORMAL";
+    else
+        return err_set(e, s->path, 0, 0, "store: synchronous must be FULL or NORMAL, not \"%s\"",
+                       sync);
+    int timeout = opt && opt->busy_timeout_ms > 0 ? opt->busy_timeout_ms : 5000;
+    if (sqlite3_busy_timeout(s->db, timeout) != SQLITE_OK)
+        return store_fail(s, "set busy timeout", e);
+
+    char mode[STORE_MODE_LEN] = "";
+    if (sqlite3_exec(s->db, "PRAGMA journal_mode = WAL", store_journal_cb, mode, NULL) != SQLITE_OK)
+        return store_fail(s, "set journal mode", e);
+    if (strcasecmp(mode, "wal") != 0)
+        return err_set(e, s->path, 0, 0, "store: set journal mode: got \"%s\" instead of wal",
+                       mode);
+    if (sqlite3_exec(s->db, sync_sql, NULL, NULL, NULL) != SQLITE_OK)
+        return store_fail(s, "set synchronous", e);
+    if (sqlite3_exec(s->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL) != SQLITE_OK)
+        return store_fail(s, "enable foreign keys", e);
+    return STORE_OK;
+}
+
+int store_open(const char *path, const struct store_options *opt, struct store **out, struct err *e)
+{
+    *out = NULL;
+    int migrate = opt && opt->migrate;
+    struct store *s = calloc(1, sizeof *s);
+    if (!s)
+        return err_set(e, path, 0, 0, "store: open: out of memory");
+    s->path = strdup(path);
+    if (!s->path) {
+        free(s);
+        return err_set(e, path, 0, 0, "store: open: out of memory");
+    }
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (migrate ? SQLITE_OPEN_CREATE : 0);
+    int rc = sqlite3_open_v2(path, &s->db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        struct stat st;
+        if (!s->db)
+            err_set(e, path, 0, 0, "store: open: out of memory");
+        else if (!migrate && stat(path, &st) != 0 && errno == ENOENT)
+            err_set(e, path, 0, 0, "store: open: no such database: run `anketa init` to create it");
+        else
+            store_fail(s, "open", e);
+        store_close(s);
+        return STORE_ERROR;
+    }
+    if (store_configure(s, opt, e) != STORE_OK || store_check_schema(s, migrate, e) != STORE_OK) {
+        store_close(s);
+        return STORE_ERROR;
+    }
+    *out = s;
+    return STORE_OK;
+}
+
+void store_close(struct store *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(s->stmt[i]);
+    if (s->db && sqlite3_close(s->db) != SQLITE_OK) {
+        fprintf(stderr, "%s: store: close: %s\n", s->path, sqlite3_errmsg(s->db));
+        sqlite3_close_v2(s->db);
+    }
+    free(s->path);
+    free(s);
+}
+
+int store_settings(struct store *s, struct store_settings *out, struct err *e)
+{
+    const char *what = "read settings";
+    sqlite3_stmt *st = store_stmt(s, ST_SETTINGS, what, e);
+    if (!st)
+        return STORE_ERROR;
+    int rc = STORE_OK;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        const unsigned char *mode = sqlite3_column_text(st, 0);
+        snprintf(out->journal_mode, sizeof out->journal_mode, "%s", mode ? (const char *)mode : "");
+        out->synchronous = sqlite3_column_int(st, 1);
+        out->foreign_keys = sqlite3_column_int(st, 2);
+        out->busy_timeout_ms = sqlite3_column_int(st, 3);
+    } else {
+        rc = store_fail(s, what, e);
+    }
+    store_done(st);
+    return rc;
+}
+
+int store_secret(struct store *s, unsigned char key[32], struct err *e)
+{
+    const char *what = "read secret";
+    sqlite3_stmt *st = store_stmt(s, ST_SECRET_GET, what, e);
+    if (!st)
+        return STORE_ERROR;
+    if (sqlite3_bind_text(st, 1, STORE_SECRET_KEY, -1, SQLITE_STATIC) != SQLITE_OK)
+        return store_bind_failed(s, st, what, e);
+    int rc = STORE_OK;
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        const void *v = sqlite3_column_blob(st, 0);
+        int n = sqlite3_column_bytes(st, 0);
+        if (v && n == CRYPTO_KEY_BYTES)
+            memcpy(key, v, CRYPTO_KEY_BYTES);
+        else
+            rc = err_set(e, s->path, 0, 0, "store: %s: %d bytes instead of %d", what, n,
+                         CRYPTO_KEY_BYTES);
+    } else if (step == SQLITE_DONE) {
+        rc = err_set(e, s->path, 0, 0, "store: %s: missing from meta", what);
+    } else {
+        rc = store_fail(s, what, e);
+    }
+    store_done(st);
+    return rc;
+}
+
+/* Copies the current row of a STORE_INVITATION_COLUMNS statement into out. */
+static int store_read_invitation(struct store *s, sqlite3_stmt *st, struct arena *a,
+                                 const char *what, struct invitation *out, struct err *e)
+{
+    const char *token = (const char *)sqlite3_column_text(st, 1);
+    const char *survey_id = (const char *)sqlite3_column_text(st, 2);
+    if (!token || !survey_id)
+        return store_fail(s, what, e);
+    out->id = sqlite3_column_int64(st, 0);
+    out->token = arena_strdup(a, token);
+    out->survey_id = arena_strdup(a, survey_id);
+    out->participant_id = sqlite3_column_int64(st, 3);
+    out->answered = sqlite3_column_int(st, 4);
+    out->revoked = sqlite3_column_int(st, 5);
+    if (!out->token || !out->survey_id)
+        return err_set(e, s->path, 0, 0, "store: %s: out of memory", what);
+    return STORE_OK;
+}
+
+/* Steps a bound STORE_INVITATION_COLUMNS statement for at most one row. */
+static int store_one_invitation(struct store *s, sqlite3_stmt *st, struct arena *a,
+                                const char *what, struct invitation *out, struct err *e)
+{
+    memset(out, 0, sizeof *out);
+    int rc;
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW)
+        rc = store_read_invitation(s, st, a, what, out, e);
+    else if (step == SQLITE_DONE)
+        rc = STORE_NOT_FOUND;
+    else
+        rc = store_fail(s, what, e);
+    store_done(st);
+    return rc;
+}
+
+int store_invitation_by_token(struct store *s, struct arena *a, const char *token,
+                              struct invitation *out, struct err *e)
+{
+    const char *what = "look up invitation";
+    sqlite3_stmt *st = store_stmt(s, ST_INVITATION_BY_TOKEN, what, e);
+    if (!st)
+        return STORE_ERROR;
+    if (sqlite3_bind_text(st, 1, token, -1, SQLITE_STATIC) != SQLITE_OK)
+        return store_bind_failed(s, st, what, e);
+    return store_one_invitation(s, st, a, what, out, e);
+}
+
+int store_first_invitation(struct store *s, struct arena *a, const char *survey_id, int answered,
+                           struct invitation *out, struct err *e)
+{
+    const char *what = "find invitation";
+    sqlite3_stmt *st = store_stmt(s, ST_INVITATION_FIRST, what, e);
+    if (!st)
+        return STORE_ERROR;
+    if (sqlite3_bind_text(st, 1, survey_id, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_int(st, 2, answered != 0) != SQLITE_OK)
+        return store_bind_failed(s, st, what, e);
+    return store_one_invitation(s, st, a, what, out, e);
+}
+
+/*
+ * Starts the unit of work of one write call: its own transaction, or a savepoint when the
+ * caller already holds one (store_begin), so a failure undoes only this call's writes.
+ */
+static int store_write_begin(struct store *s, int *nested, const char *what, struct err *e)
+{
+    *nested = !sqlite3_get_autocommit(s->db);
+    return store_run(s, *nested ? ST_SAVEPOINT : ST_BEGIN, what, e);
+}
+
+static int store_write_commit(struct store *s, int nested, const char *what, struct err *e)
+{
+    return store_run(s, nested ? ST_RELEASE : ST_COMMIT, what, e);
+}
+
+static void store_write_rollback(struct store *s, int nested)
+{
+    if (!nested) {
+        store_rollback(s);
+        return;
+    }
+    if (store_run(s, ST_ROLLBACK_TO, "roll back", NULL) == STORE_OK)
+        store_run(s, ST_RELEASE, "roll back", NULL);
+}
+
+static int store_put_answers(struct store *s, int64_t response_id, const struct response *r,
+                             struct err *e)
+{
+    const char *what = "insert answer";
+    sqlite3_stmt *st = store_stmt(s, ST_ANSWER_PUT, what, e);
+    if (!st)
+        return STORE_ERROR;
+    for (size_t i = 0; i < r->nanswers; i++) {
+        const struct answer *ans = &r->answers[i];
+        char what_q[128];
+        snprintf(what_q, sizeof what_q, "%s %s", what, ans->q->id);
+        if (sqlite3_bind_int64(st, 1, response_id) != SQLITE_OK ||
+            sqlite3_bind_text(st, 2, ans->q->id, -1, SQLITE_STATIC) != SQLITE_OK ||
+            sqlite3_bind_text(st, 3, ans->value, -1, SQLITE_STATIC) != SQLITE_OK)
+            return store_bind_failed(s, st, what_q, e);
+        if (store_step_done(s, st, what_q, e) != STORE_OK)
+            return STORE_ERROR;
+    }
+    return STORE_OK;
+}
+
+int store_put_response(struct store *s, const struct invitation *inv, const struct response *r,
+                       struct err *e)
+{
+    const char *what = "insert response";
+    int nested;
+    if (store_write_begin(s, &nested, "begin response", e) != STORE_OK)
+        return STORE_ERROR;
+    sqlite3_stmt *st = store_stmt(s, ST_RESPONSE_PUT, what, e);
+    if (!st)
+        goto fail;
+    if (sqlite3_bind_int64(st, 1, inv->id) != SQLITE_OK ||
+        sqlite3_bind_text(st, 2, r->survey->id, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 3, r->survey->version) != SQLITE_OK ||
+        sqlite3_bind_text(st, 4, r->survey->hash, -1, SQLITE_STATIC) != SQLITE_OK) {
+        store_bind_failed(s, st, what, e);
+        goto fail;
+    }
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        int duplicate = sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE;
+        if (duplicate)
+            err_set(e, s->path, 0, 0, "store: %s: invitation %lld already has a response", what,
+                    (long long)inv->id);
+        else
+            store_fail(s, what, e);
+        store_done(st);
+        store_write_rollback(s, nested);
+        return duplicate ? STORE_DUPLICATE : STORE_ERROR;
+    }
+    store_done(st);
+    if (store_put_answers(s, sqlite3_last_insert_rowid(s->db), r, e) != STORE_OK ||
+        store_write_commit(s, nested, "commit response", e) != STORE_OK)
+        goto fail;
+    return STORE_OK;
+fail:
+    store_write_rollback(s, nested);
+    return STORE_ERROR;
+}
+
+/* Whether a row with this code exists, through an ST_*_EXISTS statement. */
+static int store_code_exists(struct store *s, enum store_stmt id, const char *code,
+                             const char *what, struct err *e)
+{
+    sqlite3_stmt *st = store_stmt(s, id, what, e);
+    if (!st)
+        return STORE_ERROR;
+    if (sqlite3_bind_text(st, 1, code, -1, SQLITE_STATIC) != SQLITE_OK)
+        return store_bind_failed(s, st, what, e);
+    int step = sqlite3_step(st);
+    int rc = step == SQLITE_ROW    ? STORE_OK
+             : step == SQLITE_DONE ? STORE_NOT_FOUND
+                                   : store_fail(s, what, e);
+    store_done(st);
+    return rc;
+}
+
+/* A code referenced by a registry write, and the statement that looks it up. */
+struct store_ref {
+    enum store_stmt exists;
+    const char *kind;
+    const char *code; /* NULL: no reference */
+};
+
+/*
+ * After a write that wrote nothing, names the referenced code that is missing. The lookups
+ * only word the error; the write itself already decided. Returns STORE_NOT_FOUND or
+ * STORE_ERROR.
+ */
+static int store_unknown(struct store *s, const struct store_ref *refs, size_t n, const char *what,
+                         struct err *e)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!refs[i].code)
+            continue;
+        int rc = store_code_exists(s, refs[i].exists, refs[i].code, what, e);
+        if (rc == STORE_ERROR)
+            return STORE_ERROR;
+        if (rc == STORE_NOT_FOUND) {
+            err_set(e, s->path, 0, 0, "store: %s: unknown %s \"%s\"", what, refs[i].kind,
+                    refs[i].code);
+            return STORE_NOT_FOUND;
+        }
+    }
+    err_set(e, s->path, 0, 0, "store: %s: a referenced code was not found", what);
+    return STORE_NOT_FOUND;
+}
+
+/* Steps a bound write whose SELECT yields no row when a referenced code is unknown. */
+static int store_write_refs(struct store *s, sqlite3_stmt *st, const struct store_ref *refs,
+                            size_t n, const char *what, struct err *e)
+{
+    if (store_step_done(s, st, what, e) != STORE_OK)
+        return STORE_ERROR;
+    return sqlite3_changes(s->db) > 0 ? STORE_OK : store_unknown(s, refs, n, what, e);
+}
+
+int store_put_org(struct store *s, const char *parent_code, const char *level, const char *code,
+                  const char *name, struct err *e)
+{
+    char what[128];
+    snprintf(what, sizeof what, "put organisation %s", code);
+    sqlite3_stmt *st = store_stmt(s, ST_ORG_PUT, what, e);
+    if (!st)
+        return STORE_ERROR;
+    if (store_bind_text(st, 1, parent_code) != SQLITE_OK ||
+        sqlite3_bind_text(st, 2, level, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_text(st, 3, code, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_text(st, 4, name, -1, SQLITE_STATIC) != SQLITE_OK)
+        return store_bind_failed(s, st, what, e);
+    const struct store_ref ref = {ST_ORG_EXISTS, "parent organisation", parent_code};
+    return store_write_refs(s, st, &ref, 1, what, e);
+}
+
+int store_put_programme(struct store *s, const char *org_code, const char *code, const char *form,
+                        const char *title, int year, struct err *e)
+{
+    char what[128];
+    snprintf(what, sizeof what, "put programme %s", code);
+    sqlite3_stmt *st = store_stmt(s, ST_PROGRAMME_PUT, what, e);
+    if (!st)
+        return STORE_ERROR;
+    if (sqlite3_bind_text(st, 1, org_code, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_text(st, 2, code, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_text(st, 3, form, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_text(st, 4, title, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_int(st, 5, year) != SQLITE_OK)
+        return store_bind_failed(s, st, what, e);
+    const struct store_ref ref = {ST_ORG_EXISTS, "organisation", org_code};
+    return store_write_refs(s, st, &ref, 1, what, e);
+}
+
+int store_put_participant(struct store *s, const char *code, const char *org_code,
+                          const char *programme_code, const char *role, const char *kind,
+                          int birth_year, struct err *e)
+{
+    char what[128];
+    snprintf(what, sizeof what, "put participant %s", code);
+    sqlite3_stmt *st = store_stmt(s, ST_PARTICIPANT_PUT, what, e);
+    if (!st)
+        return STORE_ERROR;
+    if (sqlite3_bind_text(st, 1, code, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_text(st, 2, org_code, -1, SQLITE_STATIC) != SQLITE_OK ||
+        store_bind_text(st, 3, programme_code) != SQLITE_OK ||
+        sqlite3_bind_text(st, 4, role, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_text(st, 5, kind, -1, SQLITE_STATIC) != SQLITE_OK ||
+        (birth_year ? sqlite3_bind_int(st, 6, birth_year) : sqlite3_bind_null(st, 6)) != SQLITE_OK)
+        return store_bind_failed(s, st, what, e);
+    const struct store_ref refs[] = {
+        {ST_ORG_EXISTS, "organisation", org_code},
+        {ST_PROGRAMME_EXISTS, "programme", programme_code},
+    };
+    return store_write_refs(s, st, refs, sizeof refs / sizeof refs[0], what, e);
+}
+
+int store_put_invitation(struct store *s, const char *participant_code, const char *survey_id,
+                         char token_out[23], struct err *e)
+{
+    char what[128];
+    snprintf(what, sizeof what, "put invitation for %s", participant_code);
+    sqlite3_stmt *st = store_stmt(s, ST_INVITATION_PUT, what, e);
+    if (!st)
+        return STORE_ERROR;
+    char token[CRYPTO_TOKEN_LEN + 1];
+    crypto_token(token);
+    if (sqlite3_bind_text(st, 1, token, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_text(st, 2, participant_code, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_text(st, 3, survey_id, -1, SQLITE_STATIC) != SQLITE_OK)
+        return store_bind_failed(s, st, what, e);
+    const struct store_ref ref = {ST_PARTICIPANT_EXISTS, "participant", participant_code};
+    int rc = store_write_refs(s, st, &ref, 1, what, e);
+    if (rc == STORE_OK)
+        memcpy(token_out, token, sizeof token);
+    return rc;
+}
+
+int store_org_exists(struct store *s, const char *code, struct err *e)
+{
+    return store_code_exists(s, ST_ORG_EXISTS, code, "look up organisation", e);
+}
+
+int store_count_responses(struct store *s, const char *survey_id, long *out, struct err *e)
+{
+    const char *what = "count responses";
+    sqlite3_stmt *st =
+        store_stmt(s, survey_id ? ST_COUNT_RESPONSES : ST_COUNT_RESPONSES_ALL, what, e);
+    if (!st)
+        return STORE_ERROR;
+    if (survey_id && sqlite3_bind_text(st, 1, survey_id, -1, SQLITE_STATIC) != SQLITE_OK)
+        return store_bind_failed(s, st, what, e);
+    int rc = STORE_OK;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *out = (long)sqlite3_column_int64(st, 0);
+    else
+        rc = store_fail(s, what, e);
+    store_done(st);
+    return rc;
+}
+
+int store_begin(struct store *s, struct err *e)
+{
+    return store_run(s, ST_BEGIN, "begin", e);
+}
+
+int store_commit(struct store *s, struct err *e)
+{
+    return store_run(s, ST_COMMIT, "commit", e);
+}
+
+void store_rollback(struct store *s)
+{
+    store_run(s, ST_ROLLBACK, "roll back", NULL);
+}

@@ -1,0 +1,76 @@
+#!/bin/bash
+# `make run`: a demo database, anketa and nginx on 127.0.0.1:PORT, in the foreground.
+# Ctrl-C stops both. Running it again reuses the database and replaces its own leftovers.
+set -euo pipefail
+port=${1:-8080}
+root=$(cd "$(dirname "$0")/.." && pwd)
+var=$root/var
+bin=$root/build/anketa
+cd "$root"
+mkdir -p "$var"
+
+stop_pidfile() {
+    local f=$1 pid
+    [ -f "$f" ] || return 0
+    pid=$(cat "$f" 2>/dev/null || true)
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    fi
+    rm -f "$f"
+}
+stop_pidfile "$var/nginx.pid"
+stop_pidfile "$var/anketa.pid"
+
+"$bin" init --db "$var/anketa.db" >/dev/null
+links=$("$bin" demo --db "$var/anketa.db" --surveys surveys --data docs/samples/demo.json)
+"$root/scripts/nginx-conf.sh" "$root" "$var" "$port" "$var/anketa.sock" 1m "$var/nginx.conf"
+
+anketa_pid= nginx_pid=
+cleanup() {
+    trap - INT TERM EXIT
+    [ -n "$nginx_pid" ] && kill -TERM "$nginx_pid" 2>/dev/null || true
+    [ -n "$anketa_pid" ] && kill -TERM "$anketa_pid" 2>/dev/null || true
+    wait 2>/dev/null || true
+    rm -f "$var/anketa.pid"
+    echo "anketa and nginx stopped."
+}
+trap cleanup INT TERM EXIT
+
+"$bin" serve --db "$var/anketa.db" --socket "$var/anketa.sock" --socket-mode 0600 \
+    --surveys surveys --web web --max-body 1m 2>>"$var/anketa.log" &
+anketa_pid=$!
+echo "$anketa_pid" > "$var/anketa.pid"
+for _ in $(seq 100); do [ -S "$var/anketa.sock" ] && break; sleep 0.1; done
+if [ ! -S "$var/anketa.sock" ]; then
+    echo "anketa did not start; its log says:" >&2
+    tail -n 20 "$var/anketa.log" >&2
+    exit 1
+fi
+
+nginx -p "$var" -c "$var/nginx.conf" -e "$var/nginx-error.log" -g 'daemon off;' &
+nginx_pid=$!
+for _ in $(seq 100); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$port/healthz" 2>/dev/null && break
+    if ! kill -0 "$nginx_pid" 2>/dev/null; then
+        echo "nginx did not start (is port $port taken? try: make run PORT=8081):" >&2
+        tail -n 5 "$var/nginx-error.log" >&2
+        exit 1
+    fi
+    sleep 0.1
+done
+
+base="http://127.0.0.1:$port"
+echo
+echo "anketa is running at $base  (logs: var/anketa.log, var/nginx-error.log; Ctrl-C stops)"
+echo
+while read -r survey state token; do
+    case $state in
+        unanswered) echo "  questionnaire to answer ($survey):  $base/s/$token" ;;
+        answered)   echo "  questionnaire already answered ($survey):  $base/s/$token" ;;
+    esac
+done <<< "$links"
+echo "  survey definitions (JSON):  $base/api/v1/surveys"
+echo "  health check:  $base/healthz"
+echo
+wait "$anketa_pid" "$nginx_pid"

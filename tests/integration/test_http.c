@@ -1,0 +1,498 @@
+/*
+ * Integration tests: the participant flow and the API through a real nginx and a real
+ * anketa (sanitized build) on a real SQLite file.
+ */
+#include "harness.h"
+
+#include "arena.h"
+#include "buf.h"
+#include "err.h"
+#include "survey.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The app accepts bodies up to 64 KiB, nginx up to 1 MiB: both refusals can be tested. */
+#define APP_MAX_BODY   "65536"
+#define NGINX_MAX_BODY "1m"
+#define XSS            "<script>alert('x')</script> & \"quotes\""
+
+static struct harness h;
+static struct survey *mentee;
+
+static int setup(void **state)
+{
+    (void)state;
+    struct err e = {0};
+    char path[1200];
+    snprintf(path, sizeof path, "%s/surveys/mentee-final.yaml", getenv("ANKETA_ROOT"));
+    if (survey_load(path, &mentee, &e) < 0) {
+        fprintf(stderr, "cannot load %s: %s\n", path, e.msg);
+        return -1;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    return harness_start(&h, APP_MAX_BODY, NGINX_MAX_BODY);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    int rc = harness_stop(&h);
+    survey_free(mentee);
+    curl_global_cleanup();
+    /* A clean exit on SIGTERM is part of the contract (and lets LeakSanitizer report). */
+    return rc == 0 ? 0 : -1;
+}
+
+/*
+ * A urlencoded body answering every question of the survey validly, with the text
+ * questions answered by text, and skip (a question id or NULL) left unanswered.
+ */
+static char *answers_body(struct arena *a, const char *csrf, const char *skip, const char *text)
+{
+    struct buf b;
+    buf_init(&b, a);
+    buf_puts(&b, "csrf=");
+    buf_put_url(&b, csrf, strlen(csrf));
+    for (size_t i = 0; i < mentee->nquestions; i++) {
+        const struct question *q = &mentee->questions[i];
+        if (skip && strcmp(q->id, skip) == 0)
+            continue;
+        buf_printf(&b, "&q.%s=", q->id);
+        switch (q->type) {
+        case Q_YESNO: buf_puts(&b, "yes"); break;
+        case Q_SCALE: buf_printf(&b, "%ld", q->max); break;
+        case Q_CHOICE: buf_puts(&b, q->choices[0].value); break;
+        case Q_NUMBER: buf_printf(&b, "%ld", q->has_min ? q->min : 1); break;
+        case Q_TEXT: buf_put_url(&b, text, strlen(text)); break;
+        }
+    }
+    return b.data;
+}
+
+static const struct question *first_of_type(enum question_type t, int required)
+{
+    for (size_t i = 0; i < mentee->nquestions; i++)
+        if (mentee->questions[i].type == t && mentee->questions[i].required == required)
+            return &mentee->questions[i];
+    return NULL;
+}
+
+/* Opens the form of token: checks it and returns its CSRF value and cookie. */
+static void open_form(const char *token, char *csrf, size_t csize, char *cookie, size_t ksize)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/s/%s", token);
+    struct http_result r;
+    assert_int_equal(http_request(&h, "GET", path, NULL, 0, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(http_form_secrets(&r, csrf, csize, cookie, ksize), 0);
+    http_result_free(&r);
+}
+
+static long post_form(const char *token, const char *cookie, const char *body,
+                      struct http_result *r)
+{
+    char path[128], headers[512];
+    snprintf(path, sizeof path, "/s/%s", token);
+    snprintf(headers, sizeof headers, "Content-Type: application/x-www-form-urlencoded\nCookie: %s",
+             cookie);
+    assert_int_equal(http_request(&h, "POST", path, body, strlen(body), headers, r), 0);
+    return r->status;
+}
+
+static long responses_of(const char *token)
+{
+    return harness_sql_long(&h,
+                            "SELECT count(*) FROM responses r JOIN invitations i "
+                            "ON i.id = r.invitation_id WHERE i.token = ?",
+                            token);
+}
+
+static void test_healthz(void **state)
+{
+    (void)state;
+    struct http_result r;
+    assert_int_equal(http_request(&h, "GET", "/healthz", NULL, 0, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"status\":\"ok\""));
+    http_result_free(&r);
+}
+
+static void test_form_page(void **state)
+{
+    (void)state;
+    char token[23], path[64], value[512];
+    assert_int_equal(harness_invite(&h, "mentee-final", token), 0);
+    snprintf(path, sizeof path, "/s/%s", token);
+    struct http_result r;
+    assert_int_equal(http_request(&h, "GET", path, NULL, 0, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(http_header_value(&r, "Content-Type", value, sizeof value), 0);
+    assert_string_equal(value, "text/html; charset=utf-8");
+    assert_int_equal(http_header_value(&r, "Set-Cookie", value, sizeof value), 0);
+    assert_non_null(strstr(value, "anketa_csrf="));
+    assert_non_null(strstr(value, "HttpOnly"));
+    assert_non_null(strstr(value, "SameSite=Strict"));
+    assert_int_equal(http_header_value(&r, "Referrer-Policy", value, sizeof value), 0);
+    assert_string_equal(value, "no-referrer");
+    assert_non_null(strstr(r.body, "<html lang=\"ru\">"));
+    assert_non_null(strstr(r.body, mentee->title.ru));
+    assert_non_null(strstr(r.body, "name=\"csrf\""));
+    /* Every question is there, and every input has a label tied to it. */
+    for (size_t i = 0; i < mentee->nquestions; i++) {
+        const struct question *q = &mentee->questions[i];
+        char needle[160];
+        snprintf(needle, sizeof needle, "name=\"q.%s\"", q->id);
+        assert_non_null(strstr(r.body, needle));
+        if (q->type == Q_TEXT)
+            snprintf(needle, sizeof needle, "<label class=\"qlabel\" for=\"q-%s-input\">", q->id);
+        else
+            snprintf(needle, sizeof needle, "<label class=\"option\" for=\"q-%s-", q->id);
+        assert_non_null(strstr(r.body, needle));
+    }
+    http_result_free(&r);
+}
+
+static void test_unknown_token(void **state)
+{
+    (void)state;
+    const char *paths[] = {"/s/AAAAAAAAAAAAAAAAAAAAAA", "/s/short",
+                           "/s/AAAAAAAAAAAAAAAAAAAAAA/done", "/nowhere"};
+    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+        struct http_result r;
+        assert_int_equal(http_request(&h, "GET", paths[i], NULL, 0, NULL, &r), 0);
+        assert_int_equal(r.status, 404);
+        assert_non_null(strstr(r.body, "Страница не найдена"));
+        assert_null(strstr(r.body, "AAAAAAAA"));
+        assert_null(strstr(r.body, "short"));
+        http_result_free(&r);
+    }
+}
+
+static void test_invalid_post_keeps_answers(void **state)
+{
+    (void)state;
+    char token[23], csrf[128], cookie[128];
+    assert_int_equal(harness_invite(&h, "mentee-final", token), 0);
+    open_form(token, csrf, sizeof csrf, cookie, sizeof cookie);
+    const struct question *missing = first_of_type(Q_SCALE, 1);
+    assert_non_null(missing);
+    struct arena *a = arena_new();
+    char *body = answers_body(a, csrf, missing->id, XSS);
+    struct http_result r;
+    assert_int_equal(post_form(token, cookie, body, &r), 422);
+    /* The problem is beside its question and in the summary... */
+    assert_non_null(strstr(r.body, "Ответьте на этот вопрос."));
+    char needle[160];
+    snprintf(needle, sizeof needle, "<a href=\"#q-%s\">", missing->id);
+    assert_non_null(strstr(r.body, needle));
+    /* ...and every other answer is kept: radios checked, text escaped, never raw. */
+    const struct question *yesno = first_of_type(Q_YESNO, 1);
+    assert_non_null(yesno);
+    snprintf(needle, sizeof needle, "name=\"q.%s\" value=\"yes\" checked", yesno->id);
+    assert_non_null(strstr(r.body, needle));
+    assert_non_null(strstr(r.body, "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; "
+                                   "&quot;quotes&quot;"));
+    assert_null(strstr(r.body, "<script>alert"));
+    http_result_free(&r);
+    assert_int_equal(responses_of(token), 0);
+
+    /* An out-of-range value and a doubled one are refused the same way. */
+    body = answers_body(a, csrf, missing->id, "ok");
+    char *bad = arena_printf(a, "%s&q.%s=%ld", body, missing->id, missing->max + 1);
+    assert_int_equal(post_form(token, cookie, bad, &r), 422);
+    snprintf(needle, sizeof needle, "Введите значение от %ld до %ld.", missing->min, missing->max);
+    assert_non_null(strstr(r.body, needle));
+    http_result_free(&r);
+    bad = arena_printf(a, "%s&q.%s=1&q.%s=2", body, missing->id, missing->id);
+    assert_int_equal(post_form(token, cookie, bad, &r), 422);
+    assert_non_null(strstr(r.body, "Выберите только один вариант."));
+    http_result_free(&r);
+    arena_free(a);
+    assert_int_equal(responses_of(token), 0);
+}
+
+static void test_csrf_refused(void **state)
+{
+    (void)state;
+    char token[23], csrf[128], cookie[128];
+    assert_int_equal(harness_invite(&h, "mentee-final", token), 0);
+    open_form(token, csrf, sizeof csrf, cookie, sizeof cookie);
+    struct arena *a = arena_new();
+    struct http_result r;
+    /* A forged value, and a right value without the cookie it is bound to. */
+    assert_int_equal(post_form(token, cookie, answers_body(a, "forged", NULL, "текст"), &r), 403);
+    assert_non_null(strstr(r.body, "Не удалось проверить"));
+    assert_non_null(strstr(r.body, "текст"));
+    http_result_free(&r);
+    assert_int_equal(post_form(token, "anketa_csrf=BBBBBBBBBBBBBBBBBBBBBB",
+                               answers_body(a, csrf, NULL, "x"), &r),
+                     403);
+    http_result_free(&r);
+    arena_free(a);
+    assert_int_equal(responses_of(token), 0);
+}
+
+static void test_valid_post_then_refused(void **state)
+{
+    (void)state;
+    char token[23], csrf[128], cookie[128], value[256];
+    assert_int_equal(harness_invite(&h, "mentee-final", token), 0);
+    open_form(token, csrf, sizeof csrf, cookie, sizeof cookie);
+    struct arena *a = arena_new();
+    char *body = answers_body(a, csrf, NULL, XSS);
+    struct http_result r;
+    assert_int_equal(post_form(token, cookie, body, &r), 303);
+    assert_int_equal(http_header_value(&r, "Location", value, sizeof value), 0);
+    char expected[64];
+    snprintf(expected, sizeof expected, "/s/%s/done", token);
+    assert_string_equal(value, expected);
+    http_result_free(&r);
+
+    assert_int_equal(http_request(&h, "GET", expected, NULL, 0, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "Спасибо!"));
+    http_result_free(&r);
+
+    /* Stored once, stamped with the survey, every answer there, text verbatim. */
+    assert_int_equal(responses_of(token), 1);
+    assert_int_equal(harness_sql_long(&h,
+                                      "SELECT count(*) FROM responses r JOIN invitations i ON "
+                                      "i.id = r.invitation_id WHERE i.token = ?1 AND "
+                                      "r.survey_id = 'mentee-final' AND r.survey_version = 1",
+                                      token),
+                     1);
+    assert_int_equal(harness_sql_long(&h, "SELECT count(*) FROM responses WHERE survey_hash = ?",
+                                      mentee->hash) >= 1,
+                     1);
+    assert_int_equal(harness_sql_long(&h,
+                                      "SELECT count(*) FROM answers a JOIN responses r ON "
+                                      "r.id = a.response_id JOIN invitations i ON "
+                                      "i.id = r.invitation_id WHERE i.token = ?",
+                                      token),
+                     (long)mentee->nquestions);
+    assert_int_equal(harness_sql_long(&h, "SELECT count(*) FROM answers WHERE value = ?", XSS) >= 1,
+                     1);
+
+    /* The same link cannot answer twice: the second post is refused, nothing is added. */
+    assert_int_equal(post_form(token, cookie, body, &r), 409);
+    assert_non_null(strstr(r.body, "Анкета уже заполнена"));
+    http_result_free(&r);
+    snprintf(expected, sizeof expected, "/s/%s", token);
+    assert_int_equal(http_request(&h, "GET", expected, NULL, 0, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "Анкета уже заполнена"));
+    assert_null(strstr(r.body, "<form"));
+    http_result_free(&r);
+    arena_free(a);
+    assert_int_equal(responses_of(token), 1);
+}
+
+struct race {
+    const char *token;
+    const char *cookie;
+    const char *body;
+    long status;
+};
+
+static void *race_post(void *p)
+{
+    struct race *rc = p;
+    struct http_result r;
+    char path[64], headers[512];
+    snprintf(path, sizeof path, "/s/%s", rc->token);
+    snprintf(headers, sizeof headers, "Content-Type: application/x-www-form-urlencoded\nCookie: %s",
+             rc->cookie);
+    if (http_request(&h, "POST", path, rc->body, strlen(rc->body), headers, &r) == 0) {
+        rc->status = r.status;
+        http_result_free(&r);
+    }
+    return NULL;
+}
+
+static void test_concurrent_posts_store_one(void **state)
+{
+    (void)state;
+    char token[23], csrf[128], cookie[128];
+    assert_int_equal(harness_invite(&h, "mentee-final", token), 0);
+    open_form(token, csrf, sizeof csrf, cookie, sizeof cookie);
+    struct arena *a = arena_new();
+    char *body = answers_body(a, csrf, NULL, "одновременно");
+    enum { N = 8 };
+    struct race races[N];
+    pthread_t threads[N];
+    for (int i = 0; i < N; i++) {
+        races[i] = (struct race){token, cookie, body, 0};
+        assert_int_equal(pthread_create(&threads[i], NULL, race_post, &races[i]), 0);
+    }
+    int created = 0, refused = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(threads[i], NULL);
+        created += races[i].status == 303;
+        refused += races[i].status == 409;
+    }
+    arena_free(a);
+    assert_int_equal(created, 1);
+    assert_int_equal(refused, N - 1);
+    assert_int_equal(responses_of(token), 1);
+}
+
+static void test_bodies_refused(void **state)
+{
+    (void)state;
+    char token[23], csrf[128], cookie[128];
+    assert_int_equal(harness_invite(&h, "mentee-final", token), 0);
+    open_form(token, csrf, sizeof csrf, cookie, sizeof cookie);
+    struct http_result r;
+
+    /* Over anketa's cap (64 KiB) but under nginx's: anketa's own Russian page. */
+    size_t n = 100 * 1024;
+    char *big = malloc(n + 1);
+    memset(big, 'a', n);
+    memcpy(big, "q.x=", 4);
+    big[n] = '\0';
+    assert_int_equal(post_form(token, cookie, big, &r), 413);
+    assert_non_null(strstr(r.body, "Слишком большой объём ответа"));
+    http_result_free(&r);
+    free(big);
+
+    /* Over nginx's cap (1 MiB): nginx refuses with the Russian static page. */
+    n = 2 * 1024 * 1024;
+    big = malloc(n + 1);
+    memset(big, 'a', n);
+    big[n] = '\0';
+    assert_int_equal(post_form(token, cookie, big, &r), 413);
+    assert_non_null(strstr(r.body, "Слишком большой объём ответа"));
+    http_result_free(&r);
+    free(big);
+
+    /* A broken percent escape is a 400, not a guess. */
+    assert_int_equal(post_form(token, cookie, "csrf=x&q.a=%G1", &r), 400);
+    assert_non_null(strstr(r.body, "Не удалось прочитать ответ"));
+    http_result_free(&r);
+
+    /* Only urlencoded forms are accepted. */
+    char path[64];
+    snprintf(path, sizeof path, "/s/%s", token);
+    assert_int_equal(http_request(&h, "POST", path, "{}", 2, "Content-Type: application/json", &r),
+                     0);
+    assert_int_equal(r.status, 415);
+    http_result_free(&r);
+
+    assert_int_equal(http_request(&h, "PUT", path, "x", 1, NULL, &r), 0);
+    assert_int_equal(r.status, 405);
+    char allow[64];
+    assert_int_equal(http_header_value(&r, "Allow", allow, sizeof allow), 0);
+    assert_string_equal(allow, "GET, HEAD, POST");
+    http_result_free(&r);
+    assert_int_equal(responses_of(token), 0);
+}
+
+static void test_revoked_link(void **state)
+{
+    (void)state;
+    char token[23], path[64];
+    assert_int_equal(harness_invite(&h, "mentee-final", token), 0);
+    assert_int_equal(harness_sql_long(&h,
+                                      "UPDATE invitations SET revoked_at = '2026-11-01T00:00:00Z' "
+                                      "WHERE token = ?",
+                                      token),
+                     0);
+    snprintf(path, sizeof path, "/s/%s", token);
+    struct http_result r;
+    assert_int_equal(http_request(&h, "GET", path, NULL, 0, NULL, &r), 0);
+    assert_int_equal(r.status, 410);
+    assert_non_null(strstr(r.body, "Ссылка больше не действует"));
+    http_result_free(&r);
+}
+
+static void test_api(void **state)
+{
+    (void)state;
+    struct http_result r;
+    char value[128];
+    assert_int_equal(http_request(&h, "GET", "/api/v1/surveys", NULL, 0, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(http_header_value(&r, "Content-Type", value, sizeof value), 0);
+    assert_string_equal(value, "application/json; charset=utf-8");
+    json_error_t je;
+    json_t *list = json_loads(r.body, 0, &je);
+    assert_non_null(list);
+    json_t *surveys = json_object_get(list, "surveys");
+    assert_true(json_array_size(surveys) >= 2);
+    int seen = 0;
+    size_t i;
+    json_t *it;
+    json_array_foreach(surveys, i, it)
+    {
+        if (strcmp(json_string_value(json_object_get(it, "id")), "mentee-final") == 0) {
+            seen = 1;
+            assert_string_equal(json_string_value(json_object_get(it, "hash")), mentee->hash);
+            assert_int_equal(json_integer_value(json_object_get(it, "questions")),
+                             (json_int_t)mentee->nquestions);
+        }
+    }
+    assert_true(seen);
+    json_decref(list);
+    http_result_free(&r);
+
+    assert_int_equal(http_request(&h, "GET", "/api/v1/surveys/mentee-final", NULL, 0, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    json_t *def = json_loads(r.body, 0, &je);
+    assert_non_null(def);
+    assert_int_equal(json_array_size(json_object_get(def, "questions")), mentee->nquestions);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(def, "title"), "ru")),
+                        mentee->title.ru);
+    json_decref(def);
+    http_result_free(&r);
+
+    assert_int_equal(http_request(&h, "GET", "/api/v1/surveys/nope", NULL, 0, NULL, &r), 0);
+    assert_int_equal(r.status, 404);
+    assert_non_null(strstr(r.body, "\"status\":404"));
+    http_result_free(&r);
+    assert_int_equal(http_request(&h, "POST", "/api/v1/surveys", "x", 1, NULL, &r), 0);
+    assert_int_equal(r.status, 405);
+    http_result_free(&r);
+}
+
+static void test_static_by_nginx(void **state)
+{
+    (void)state;
+    struct http_result r;
+    char value[128];
+    assert_int_equal(http_request(&h, "GET", "/static/anketa.css", NULL, 0, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(http_header_value(&r, "Content-Type", value, sizeof value), 0);
+    assert_non_null(strstr(value, "text/css"));
+    http_result_free(&r);
+    assert_int_equal(http_request(&h, "GET", "/static/../nginx.conf", NULL, 0, NULL, &r), 0);
+    assert_true(r.status == 400 || r.status == 404);
+    http_result_free(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_healthz),
+        cmocka_unit_test(test_form_page),
+        cmocka_unit_test(test_unknown_token),
+        cmocka_unit_test(test_invalid_post_keeps_answers),
+        cmocka_unit_test(test_csrf_refused),
+        cmocka_unit_test(test_valid_post_then_refused),
+        cmocka_unit_test(test_concurrent_posts_store_one),
+        cmocka_unit_test(test_bodies_refused),
+        cmocka_unit_test(test_revoked_link),
+        cmocka_unit_test(test_api),
+        cmocka_unit_test(test_static_by_nginx),
+    };
+    return cmocka_run_group_tests_name("integration: http through nginx", tests, setup, teardown);
+}
