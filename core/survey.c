@@ -30,23 +30,23 @@
 #define SURVEY_TEXT_MAX_LEN     100000
 #define SURVEY_SHOW_MAX         64 /* bytes of a user's word echoed in a message */
 
-enum ynode_kind {
-    YN_SCALAR,
-    YN_SEQ,
-    YN_MAP,
+enum survey_node_kind {
+    SURVEY_SCALAR,
+    SURVEY_SEQ,
+    SURVEY_MAP,
 };
 
-struct ynode {
-    enum ynode_kind kind;
+struct survey_node {
+    enum survey_node_kind kind;
     int line, col;   /* 1-based */
     const char *str; /* scalar: NUL-terminated */
     size_t len;
-    int plain;            /* scalar: unquoted, so it may be a number or a boolean */
-    struct ynode **items; /* sequence: the items; mapping: key, value, key, value... */
+    int plain;                  /* scalar: unquoted, so it may be a number or a boolean */
+    struct survey_node **items; /* sequence: the items; mapping: key, value, key, value... */
     size_t n;
 };
 
-struct loader {
+struct survey_loader {
     const char *name;
     const char *data;
     size_t len;
@@ -79,15 +79,15 @@ const char *survey_type_name(enum question_type t)
     return "unknown";
 }
 
-static int survey_oom(struct loader *L)
+static int survey_oom(struct survey_loader *L)
 {
     return err_set(L->e, L->name, 0, 0, "out of memory");
 }
 
-static int survey_fail(struct loader *L, int line, int col, const char *fmt, ...)
+static int survey_fail(struct survey_loader *L, int line, int col, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-static int survey_fail(struct loader *L, int line, int col, const char *fmt, ...)
+static int survey_fail(struct survey_loader *L, int line, int col, const char *fmt, ...)
 {
     char msg[sizeof L->e->msg];
     va_list ap;
@@ -100,7 +100,7 @@ static int survey_fail(struct loader *L, int line, int col, const char *fmt, ...
 #define survey_fail_at(L, node, ...) survey_fail((L), (node)->line, (node)->col, __VA_ARGS__)
 
 /* How much of a scalar to echo in a message: bounded, and never half a UTF-8 character. */
-static int survey_show_len(const struct ynode *n)
+static int survey_show_len(const struct survey_node *n)
 {
     size_t len = n->len < SURVEY_SHOW_MAX ? n->len : SURVEY_SHOW_MAX;
     if (len < n->len)
@@ -109,12 +109,18 @@ static int survey_show_len(const struct ynode *n)
     return (int)len;
 }
 
-#define SHOW(node) survey_show_len(node), (node)->str
+#define SURVEY_SHOW(node) survey_show_len(node), (node)->str
+
+/* libyaml's marks do not count a UTF-8 byte order mark, so neither do ours. */
+static size_t survey_bom_len(const struct survey_loader *L)
+{
+    return L->len >= 3 && memcmp(L->data, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+}
 
 /* The byte at a 1-based line and column as libyaml counts them (columns in characters). */
-static const char *survey_char_at(const struct loader *L, int line, int col)
+static const char *survey_char_at(const struct survey_loader *L, int line, int col)
 {
-    const char *p = L->data, *end = L->data + L->len;
+    const char *p = L->data + survey_bom_len(L), *end = L->data + L->len;
     for (int l = 1; l < line; l++) {
         p = memchr(p, '\n', (size_t)(end - p));
         if (!p)
@@ -129,11 +135,11 @@ static const char *survey_char_at(const struct loader *L, int line, int col)
     return p < end ? p : NULL;
 }
 
-static void survey_offset_pos(const struct loader *L, size_t offset, int *line, int *col)
+static void survey_offset_pos(const struct survey_loader *L, size_t offset, int *line, int *col)
 {
     *line = 1;
     *col = 1;
-    for (size_t i = 0; i < offset && i < L->len; i++) {
+    for (size_t i = survey_bom_len(L); i < offset && i < L->len; i++) {
         unsigned char c = (unsigned char)L->data[i];
         if (c == '\n') {
             ++*line;
@@ -144,7 +150,7 @@ static void survey_offset_pos(const struct loader *L, size_t offset, int *line, 
     }
 }
 
-static int survey_syntax_error(struct loader *L)
+static int survey_syntax_error(struct survey_loader *L)
 {
     const yaml_parser_t *p = &L->parser;
     if (p->error == YAML_MEMORY_ERROR)
@@ -166,18 +172,19 @@ static int survey_syntax_error(struct loader *L)
     return survey_fail(L, line, col, "%s", problem);
 }
 
-static int survey_next_event(struct loader *L, yaml_event_t *ev)
+static int survey_next_event(struct survey_loader *L, yaml_event_t *ev)
 {
     if (!yaml_parser_parse(&L->parser, ev))
         return survey_syntax_error(L);
     return 0;
 }
 
-static int survey_append(struct loader *L, struct ynode *parent, size_t *cap, struct ynode *child)
+static int survey_append(struct survey_loader *L, struct survey_node *parent, size_t *cap,
+                         struct survey_node *child)
 {
     if (parent->n == *cap) {
         size_t ncap = *cap ? *cap * 2 : 8;
-        struct ynode **items =
+        struct survey_node **items =
             arena_realloc(L->tmp, parent->items, *cap * sizeof *items, ncap * sizeof *items);
         if (!items)
             return survey_oom(L);
@@ -189,7 +196,8 @@ static int survey_append(struct loader *L, struct ynode *parent, size_t *cap, st
 }
 
 /* Turns the node that starts with ev (which this consumes) into *out. */
-static int survey_tree_node(struct loader *L, yaml_event_t *ev, int depth, struct ynode **out)
+static int survey_tree_node(struct survey_loader *L, yaml_event_t *ev, int depth,
+                            struct survey_node **out)
 {
     int line = (int)ev->start_mark.line + 1, col = (int)ev->start_mark.column + 1;
     const yaml_char_t *anchor = NULL;
@@ -226,7 +234,7 @@ static int survey_tree_node(struct loader *L, yaml_event_t *ev, int depth, struc
         yaml_event_delete(ev);
         return survey_fail(L, line, col, "nested more than %d levels deep", SURVEY_MAX_DEPTH);
     }
-    struct ynode *n = arena_calloc(L->tmp, 1, sizeof *n);
+    struct survey_node *n = arena_calloc(L->tmp, 1, sizeof *n);
     if (!n) {
         yaml_event_delete(ev);
         return survey_oom(L);
@@ -234,7 +242,7 @@ static int survey_tree_node(struct loader *L, yaml_event_t *ev, int depth, struc
     n->line = line;
     n->col = col;
     if (ev->type == YAML_SCALAR_EVENT) {
-        n->kind = YN_SCALAR;
+        n->kind = SURVEY_SCALAR;
         n->len = ev->data.scalar.length;
         n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
         n->str = arena_strndup(L->tmp, (const char *)ev->data.scalar.value, n->len);
@@ -246,7 +254,7 @@ static int survey_tree_node(struct loader *L, yaml_event_t *ev, int depth, struc
         *out = n;
         return 0;
     }
-    n->kind = end == YAML_MAPPING_END_EVENT ? YN_MAP : YN_SEQ;
+    n->kind = end == YAML_MAPPING_END_EVENT ? SURVEY_MAP : SURVEY_SEQ;
     yaml_event_delete(ev);
     size_t cap = 0;
     for (;;) {
@@ -257,7 +265,7 @@ static int survey_tree_node(struct loader *L, yaml_event_t *ev, int depth, struc
             yaml_event_delete(&child);
             break;
         }
-        struct ynode *c;
+        struct survey_node *c;
         if (survey_tree_node(L, &child, depth + 1, &c) || survey_append(L, n, &cap, c))
             return -1;
     }
@@ -265,7 +273,7 @@ static int survey_tree_node(struct loader *L, yaml_event_t *ev, int depth, struc
     return 0;
 }
 
-static int survey_tree(struct loader *L, struct ynode **root)
+static int survey_tree(struct survey_loader *L, struct survey_node **root)
 {
     yaml_event_t ev;
     if (survey_next_event(L, &ev)) /* the stream start */
@@ -298,13 +306,13 @@ static int survey_tree(struct loader *L, struct ynode **root)
     return 0;
 }
 
-static int survey_is(const struct ynode *n, const char *s)
+static int survey_is(const struct survey_node *n, const char *s)
 {
-    return n->kind == YN_SCALAR && strlen(s) == n->len && memcmp(n->str, s, n->len) == 0;
+    return n->kind == SURVEY_SCALAR && strlen(s) == n->len && memcmp(n->str, s, n->len) == 0;
 }
 
-/* The value of key in map (keys are known to be scalars), NULL when absent. */
-static const struct ynode *survey_get(const struct ynode *map, const char *key)
+/* The value of key in map, NULL when absent. */
+static const struct survey_node *survey_get(const struct survey_node *map, const char *key)
 {
     for (size_t i = 0; i + 1 < map->n; i += 2)
         if (survey_is(map->items[i], key))
@@ -313,14 +321,15 @@ static const struct ynode *survey_get(const struct ynode *map, const char *key)
 }
 
 /* Every key is a scalar, known, and appears once. pre prefixes the message (may be ""). */
-static int survey_check_keys(struct loader *L, const struct ynode *map, const char *const *allowed,
-                             size_t nallowed, const char *pre, const char *where)
+static int survey_check_keys(struct survey_loader *L, const struct survey_node *map,
+                             const char *const *allowed, size_t nallowed, const char *pre,
+                             const char *where)
 {
     for (size_t i = 0; i + 1 < map->n; i += 2) {
-        const struct ynode *k = map->items[i];
-        if (k->kind != YN_SCALAR)
+        const struct survey_node *k = map->items[i];
+        if (k->kind != SURVEY_SCALAR)
             return survey_fail_at(L, k, "%sa key must be a word, not a %s", pre,
-                                  k->kind == YN_MAP ? "mapping" : "list");
+                                  k->kind == SURVEY_MAP ? "mapping" : "list");
         size_t a = 0;
         while (a < nallowed && !survey_is(k, allowed[a]))
             a++;
@@ -335,7 +344,7 @@ static int survey_check_keys(struct loader *L, const struct ynode *map, const ch
                 used += (size_t)w;
             }
             return survey_fail_at(L, k, "%sunknown key \"%.*s\" in %s (expected one of: %s)", pre,
-                                  SHOW(k), where, list);
+                                  SURVEY_SHOW(k), where, list);
         }
         for (size_t j = 0; j < i; j += 2)
             if (survey_is(map->items[j], allowed[a]))
@@ -345,24 +354,24 @@ static int survey_check_keys(struct loader *L, const struct ynode *map, const ch
     return 0;
 }
 
-static int survey_want_scalar(struct loader *L, const struct ynode *v, const char *pre,
+static int survey_want_scalar(struct survey_loader *L, const struct survey_node *v, const char *pre,
                               const char *key)
 {
-    if (v->kind == YN_SCALAR)
+    if (v->kind == SURVEY_SCALAR)
         return 0;
     return survey_fail_at(L, v, "%s\"%s\" must be a single value, not a %s", pre, key,
-                          v->kind == YN_MAP ? "mapping" : "list");
+                          v->kind == SURVEY_MAP ? "mapping" : "list");
 }
 
-static const char *survey_copy(struct loader *L, const struct ynode *v)
+static const char *survey_copy(struct survey_loader *L, const struct survey_node *v)
 {
     return arena_strndup(L->out, v->str, v->len);
 }
 
 /* A plain decimal integer that fits a long: quoted "1" is text, as YAML means it. */
-static int survey_long(const struct ynode *v, long *out)
+static int survey_long(const struct survey_node *v, long *out)
 {
-    if (v->kind != YN_SCALAR || !v->plain || v->len == 0 || v->len > 24)
+    if (v->kind != SURVEY_SCALAR || !v->plain || v->len == 0 || v->len > 24)
         return -1;
     size_t i = v->str[0] == '-' || v->str[0] == '+';
     if (i == v->len)
@@ -378,9 +387,9 @@ static int survey_long(const struct ynode *v, long *out)
     return 0;
 }
 
-static int survey_bool(const struct ynode *v, int *out)
+static int survey_bool(const struct survey_node *v, int *out)
 {
-    if (v->kind != YN_SCALAR || !v->plain)
+    if (v->kind != SURVEY_SCALAR || !v->plain)
         return -1;
     if (survey_is(v, "true") || survey_is(v, "True") || survey_is(v, "TRUE")) {
         *out = 1;
@@ -393,7 +402,7 @@ static int survey_bool(const struct ynode *v, int *out)
     return -1;
 }
 
-static int survey_valid_id(const struct ynode *v, int dash)
+static int survey_valid_id(const struct survey_node *v, int dash)
 {
     if (v->len < 1 || v->len > SURVEY_MAX_ID)
         return 0;
@@ -405,12 +414,12 @@ static int survey_valid_id(const struct ynode *v, int dash)
     return 1;
 }
 
-static int survey_text_part(struct loader *L, const struct ynode *v, const char *pre,
+static int survey_text_part(struct survey_loader *L, const struct survey_node *v, const char *pre,
                             const char *key, const char *part, const char **out)
 {
-    if (v->kind != YN_SCALAR)
+    if (v->kind != SURVEY_SCALAR)
         return survey_fail_at(L, v, "%s\"%s\" of \"%s\" must be a single value, not a %s", pre,
-                              part, key, v->kind == YN_MAP ? "mapping" : "list");
+                              part, key, v->kind == SURVEY_MAP ? "mapping" : "list");
     if (v->len == 0)
         return survey_fail_at(L, v, "%s\"%s\" of \"%s\" must not be empty", pre, part, key);
     if (!(*out = survey_copy(L, v)))
@@ -419,16 +428,16 @@ static int survey_text_part(struct loader *L, const struct ynode *v, const char 
 }
 
 /* A plain string (Russian) or {ru: ..., en: ...}. */
-static int survey_text(struct loader *L, const struct ynode *v, const char *pre, const char *key,
-                       struct text *out)
+static int survey_text(struct survey_loader *L, const struct survey_node *v, const char *pre,
+                       const char *key, struct text *out)
 {
     out->ru = out->en = NULL;
-    if (v->kind == YN_SEQ)
+    if (v->kind == SURVEY_SEQ)
         return survey_fail_at(L, v,
                               "%s\"%s\" must be a text or a mapping {ru: ..., en: ...}, not a "
                               "list",
                               pre, key);
-    if (v->kind == YN_SCALAR) {
+    if (v->kind == SURVEY_SCALAR) {
         if (v->len == 0)
             return survey_fail_at(L, v, "%s\"%s\" must not be empty", pre, key);
         if (!(out->ru = survey_copy(L, v)))
@@ -439,7 +448,7 @@ static int survey_text(struct loader *L, const struct ynode *v, const char *pre,
     snprintf(where, sizeof where, "\"%s\"", key);
     if (survey_check_keys(L, v, survey_text_keys, SURVEY_COUNT(survey_text_keys), pre, where))
         return -1;
-    const struct ynode *ru = survey_get(v, "ru"), *en = survey_get(v, "en");
+    const struct survey_node *ru = survey_get(v, "ru"), *en = survey_get(v, "en");
     if (!ru)
         return survey_fail_at(L, v,
                               "%smissing required key \"ru\" in \"%s\" (the Russian text is "
@@ -452,17 +461,17 @@ static int survey_text(struct loader *L, const struct ynode *v, const char *pre,
     return 0;
 }
 
-static int survey_opt_text(struct loader *L, const struct ynode *map, const char *pre,
+static int survey_opt_text(struct survey_loader *L, const struct survey_node *map, const char *pre,
                            const char *key, struct text *out)
 {
-    const struct ynode *v = survey_get(map, key);
+    const struct survey_node *v = survey_get(map, key);
     out->ru = out->en = NULL;
     return v ? survey_text(L, v, pre, key, out) : 0;
 }
 
 /* A name to look for duplicates of, and where it stands in its list. */
 struct survey_name {
-    const struct ynode *node;
+    const struct survey_node *node;
     size_t idx;
 };
 
@@ -483,7 +492,8 @@ static int survey_cmp_names(const void *a, const void *b)
  * (a scalar), or n when it has none. Sorting rather than comparing every pair keeps a large
  * file from making loading quadratic.
  */
-static size_t *survey_first_seen(struct loader *L, const struct ynode *list, const char *key)
+static size_t *survey_first_seen(struct survey_loader *L, const struct survey_node *list,
+                                 const char *key)
 {
     size_t n = list->n;
     struct survey_name *v = arena_calloc(L->tmp, n, sizeof *v);
@@ -493,15 +503,15 @@ static size_t *survey_first_seen(struct loader *L, const struct ynode *list, con
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
         first[i] = n;
-        const struct ynode *it = list->items[i];
-        const struct ynode *name = it->kind == YN_MAP ? survey_get(it, key) : NULL;
-        if (name && name->kind == YN_SCALAR)
+        const struct survey_node *it = list->items[i];
+        const struct survey_node *name = it->kind == SURVEY_MAP ? survey_get(it, key) : NULL;
+        if (name && name->kind == SURVEY_SCALAR)
             v[m++] = (struct survey_name){name, i};
     }
     qsort(v, m, sizeof *v, survey_cmp_names);
     for (size_t i = 1, group = 0; i < m; i++) {
-        if (survey_cmp_names(&(struct survey_name){v[i].node, 0},
-                             &(struct survey_name){v[group].node, 0}) == 0)
+        const struct survey_node *a = v[i].node, *b = v[group].node;
+        if (a->len == b->len && memcmp(a->str, b->str, a->len) == 0)
             first[v[i].idx] = v[group].idx;
         else
             group = i;
@@ -510,7 +520,7 @@ static size_t *survey_first_seen(struct loader *L, const struct ynode *list, con
 }
 
 /* Which type-specific keys each type takes; the common ones apply to all. */
-static int survey_key_applies(enum question_type t, const struct ynode *k)
+static int survey_key_applies(enum question_type t, const struct survey_node *k)
 {
     static const char *const common[] = {"id", "type", "label", "hint", "required"};
     for (size_t i = 0; i < SURVEY_COUNT(common); i++)
@@ -528,17 +538,17 @@ static int survey_key_applies(enum question_type t, const struct ynode *k)
     return 0;
 }
 
-static int survey_bound(struct loader *L, const struct ynode *map, const char *pre, const char *key,
-                        long *out, int *has)
+static int survey_bound(struct survey_loader *L, const struct survey_node *map, const char *pre,
+                        const char *key, long *out, int *has)
 {
-    const struct ynode *v = survey_get(map, key);
+    const struct survey_node *v = survey_get(map, key);
     *has = v != NULL;
     if (v && survey_long(v, out))
         return survey_fail_at(L, v, "%s\"%s\" must be an integer", pre, key);
     return 0;
 }
 
-static int survey_scale(struct loader *L, const struct ynode *n, struct question *q,
+static int survey_scale(struct survey_loader *L, const struct survey_node *n, struct question *q,
                         const char *pre)
 {
     static const char *const need[] = {"min", "max"};
@@ -560,7 +570,7 @@ static int survey_scale(struct loader *L, const struct ynode *n, struct question
            survey_opt_text(L, n, pre, "max_label", &q->max_label);
 }
 
-static int survey_number(struct loader *L, const struct ynode *n, struct question *q,
+static int survey_number(struct survey_loader *L, const struct survey_node *n, struct question *q,
                          const char *pre)
 {
     if (survey_bound(L, n, pre, "min", &q->min, &q->has_min) ||
@@ -571,10 +581,10 @@ static int survey_number(struct loader *L, const struct ynode *n, struct questio
     return 0;
 }
 
-static int survey_textq(struct loader *L, const struct ynode *n, struct question *q,
+static int survey_textq(struct survey_loader *L, const struct survey_node *n, struct question *q,
                         const char *pre)
 {
-    const struct ynode *v = survey_get(n, "long");
+    const struct survey_node *v = survey_get(n, "long");
     if (v && survey_bool(v, &q->long_text))
         return survey_fail_at(L, v, "%s\"long\" must be true or false", pre);
     q->max_length = SURVEY_TEXT_DEFAULT_LEN;
@@ -589,13 +599,13 @@ static int survey_textq(struct loader *L, const struct ynode *n, struct question
     return 0;
 }
 
-static int survey_choices(struct loader *L, const struct ynode *n, struct question *q,
+static int survey_choices(struct survey_loader *L, const struct survey_node *n, struct question *q,
                           const char *pre)
 {
-    const struct ynode *list = survey_get(n, "choices");
+    const struct survey_node *list = survey_get(n, "choices");
     if (!list)
         return survey_fail_at(L, n, "missing required key \"choices\" in choice \"%s\"", q->id);
-    if (list->kind != YN_SEQ)
+    if (list->kind != SURVEY_SEQ)
         return survey_fail_at(L, list, "%s\"choices\" must be a list of {value, label}", pre);
     if (list->n < 2)
         return survey_fail_at(L, list, "%sneeds at least 2 choices, found %zu", pre, list->n);
@@ -604,15 +614,15 @@ static int survey_choices(struct loader *L, const struct ynode *n, struct questi
     if (!q->choices || !first)
         return survey_oom(L);
     for (size_t i = 0; i < list->n; i++) {
-        const struct ynode *c = list->items[i];
+        const struct survey_node *c = list->items[i];
         struct choice *ch = &q->choices[i];
-        if (c->kind != YN_MAP)
+        if (c->kind != SURVEY_MAP)
             return survey_fail_at(L, c, "%seach choice must be a mapping with value and label",
                                   pre);
         if (survey_check_keys(L, c, survey_choice_keys, SURVEY_COUNT(survey_choice_keys), pre,
                               "a choice"))
             return -1;
-        const struct ynode *v = survey_get(c, "value");
+        const struct survey_node *v = survey_get(c, "value");
         if (!v)
             return survey_fail_at(L, c, "%smissing required key \"value\" in a choice", pre);
         if (survey_want_scalar(L, v, pre, "value"))
@@ -621,13 +631,13 @@ static int survey_choices(struct loader *L, const struct ynode *n, struct questi
             return survey_fail_at(L, v,
                                   "%svalue \"%.*s\" must be 1 to 64 characters of a-z, 0-9, "
                                   "\"_\" and \"-\"",
-                                  pre, SHOW(v));
+                                  pre, SURVEY_SHOW(v));
         if (first[i] < list->n)
             return survey_fail_at(L, v, "%sduplicate value \"%s\" (first defined at line %d)", pre,
                                   v->str, survey_get(list->items[first[i]], "value")->line);
         if (!(ch->value = survey_copy(L, v)))
             return survey_oom(L);
-        const struct ynode *label = survey_get(c, "label");
+        const struct survey_node *label = survey_get(c, "label");
         if (!label)
             return survey_fail_at(L, c, "%smissing required key \"label\" in choice \"%s\"", pre,
                                   ch->value);
@@ -639,11 +649,11 @@ static int survey_choices(struct loader *L, const struct ynode *n, struct questi
 }
 
 /* first: the index of the first question with the same id, or idx when it is the first. */
-static int survey_question_at(struct loader *L, const struct ynode *n, struct survey *s, size_t idx,
-                              size_t first)
+static int survey_question_at(struct survey_loader *L, const struct survey_node *n,
+                              struct survey *s, size_t idx, size_t first)
 {
     struct question *q = &s->questions[idx];
-    if (n->kind != YN_MAP)
+    if (n->kind != SURVEY_MAP)
         return survey_fail_at(L, n,
                               "each question must be a mapping with at least id, type and "
                               "label");
@@ -653,7 +663,7 @@ static int survey_question_at(struct loader *L, const struct ynode *n, struct su
     q->line = n->line;
     q->col = n->col;
 
-    const struct ynode *v = survey_get(n, "id");
+    const struct survey_node *v = survey_get(n, "id");
     if (!v)
         return survey_fail_at(L, n, "missing required key \"id\" in question");
     if (survey_want_scalar(L, v, "question: ", "id"))
@@ -662,7 +672,7 @@ static int survey_question_at(struct loader *L, const struct ynode *n, struct su
         return survey_fail_at(L, v,
                               "question id \"%.*s\" must be 1 to 64 characters of a-z, 0-9 and "
                               "\"_\"",
-                              SHOW(v));
+                              SURVEY_SHOW(v));
     if (first < idx)
         return survey_fail_at(L, v, "duplicate question id \"%s\" (first defined at line %d)",
                               v->str, s->questions[first].line);
@@ -683,7 +693,7 @@ static int survey_question_at(struct loader *L, const struct ynode *n, struct su
         return survey_fail_at(L, v,
                               "%stype \"%.*s\" is not one of yesno, scale, choice, text, "
                               "number",
-                              pre, SHOW(v));
+                              pre, SURVEY_SHOW(v));
     q->type = (enum question_type)t;
     for (size_t i = 0; i + 1 < n->n; i += 2)
         if (!survey_key_applies(q->type, n->items[i]))
@@ -712,9 +722,10 @@ static int survey_question_at(struct loader *L, const struct ynode *n, struct su
     return 0;
 }
 
-static int survey_build(struct loader *L, const struct ynode *root, struct survey *s, int id_pos[2])
+static int survey_build(struct survey_loader *L, const struct survey_node *root, struct survey *s,
+                        int id_pos[2])
 {
-    if (root->kind != YN_MAP)
+    if (root->kind != SURVEY_MAP)
         return survey_fail_at(L, root,
                               "the top level must be a mapping with id, version, title and "
                               "questions");
@@ -726,14 +737,14 @@ static int survey_build(struct loader *L, const struct ynode *root, struct surve
         if (!survey_get(root, need[i]))
             return survey_fail_at(L, root, "missing required key \"%s\" in the survey", need[i]);
 
-    const struct ynode *v = survey_get(root, "id");
+    const struct survey_node *v = survey_get(root, "id");
     if (survey_want_scalar(L, v, "", "id"))
         return -1;
     if (!survey_valid_id(v, 1))
         return survey_fail_at(L, v,
                               "\"id\" must be 1 to 64 characters of a-z, 0-9, \"_\" and \"-\" "
                               "(got \"%.*s\")",
-                              SHOW(v));
+                              SURVEY_SHOW(v));
     if (!(s->id = survey_copy(L, v)))
         return survey_oom(L);
     if (id_pos) {
@@ -750,7 +761,7 @@ static int survey_build(struct loader *L, const struct ynode *root, struct surve
         return -1;
 
     v = survey_get(root, "questions");
-    if (v->kind != YN_SEQ)
+    if (v->kind != SURVEY_SEQ)
         return survey_fail_at(L, v, "\"questions\" must be a list of questions");
     if (v->n == 0)
         return survey_fail_at(L, v, "\"questions\" must contain at least one question");
@@ -776,7 +787,7 @@ static int survey_parse(const char *name, const char *data, size_t len, struct s
     if (crypto_setup())
         return err_set(e, name, 0, 0, "cannot initialise libsodium to hash the file");
 
-    struct loader L = {.name = name, .data = data, .len = len, .e = e};
+    struct survey_loader L = {.name = name, .data = data, .len = len, .e = e};
     L.tmp = arena_new();
     L.out = arena_new();
     struct survey *s = L.out ? arena_calloc(L.out, 1, sizeof *s) : NULL;
@@ -799,7 +810,7 @@ static int survey_parse(const char *name, const char *data, size_t len, struct s
         return survey_oom(&L);
     }
     yaml_parser_set_input_string(&L.parser, (const unsigned char *)data, len);
-    struct ynode *root = NULL;
+    struct survey_node *root = NULL;
     int rc = survey_tree(&L, &root);
     yaml_parser_delete(&L.parser);
     if (rc == 0)
