@@ -61,14 +61,14 @@ TEST_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 
             UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 test: deps
-	@$(MAKE) --no-print-directory unit integration clang-check format-check
+	@$(MAKE) --no-print-directory clang-check format-check $(UNIT_BIN) build/asan/anketa $(INTEG_BIN)
+	@$(TEST_ENV) ANKETA_BIN=build/asan/anketa ANKETA_ROOT=$(CURDIR) tests/run.sh $(UNIT_BIN) $(INTEG_BIN)
 
 unit: $(UNIT_BIN)
-	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $(TEST_ENV) $$t; done
+	@$(TEST_ENV) tests/run.sh $(UNIT_BIN)
 
 integration: build/asan/anketa $(INTEG_BIN)
-	@set -e; for t in $(INTEG_BIN); do echo "== $$t"; \
-	    $(TEST_ENV) ANKETA_BIN=build/asan/anketa ANKETA_ROOT=$(CURDIR) $$t; done
+	@$(TEST_ENV) ANKETA_BIN=build/asan/anketa ANKETA_ROOT=$(CURDIR) tests/run.sh $(INTEG_BIN)
 
 # The code must build warning-free with clang as well as gcc.
 clang-check:

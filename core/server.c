@@ -325,8 +325,10 @@ static pid_t server_spawn(const struct server_config *cfg, const struct app_defs
     return pid;
 }
 
-static void server_stop_workers(struct server_slot *slots, int n)
+/* Stops every worker; returns how many did not end with status 0. */
+static int server_stop_workers(struct server_slot *slots, int n)
 {
+    int bad = 0;
     for (int i = 0; i < n; i++)
         if (slots[i].pid > 0)
             kill(slots[i].pid, SIGTERM);
@@ -342,6 +344,7 @@ static void server_stop_workers(struct server_slot *slots, int n)
                 if (slots[i].pid == pid) {
                     slots[i].pid = 0;
                     left--;
+                    bad += !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
                 }
             continue;
         }
@@ -357,6 +360,7 @@ static void server_stop_workers(struct server_slot *slots, int n)
         struct timespec nap = {0, 20 * 1000 * 1000};
         nanosleep(&nap, NULL);
     }
+    return bad;
 }
 
 int server_run(const struct server_config *cfg, struct err *e)
@@ -439,7 +443,9 @@ int server_run(const struct server_config *cfg, struct err *e)
         return 0;
     }
 
-    server_stop_workers(slots, workers);
+    int bad = server_stop_workers(slots, workers);
+    if (bad && rc == 0)
+        rc = err_set(e, "", 0, 0, "%d worker%s did not stop cleanly", bad, bad == 1 ? "" : "s");
     close(fd);
     unlink(cfg->socket_path);
     app_defs_free(&defs);

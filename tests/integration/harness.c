@@ -231,17 +231,21 @@ int harness_stop(struct harness *h)
         kill(h->anketa, SIGTERM);
         rc = harness_wait(h->anketa);
     }
+    h->nginx = h->anketa = 0;
     if (rc != 0) {
         char cmd[1024], out[8192];
         snprintf(cmd, sizeof cmd, "tail -n 40 %s/anketa.log", h->dir);
         harness_run(cmd, out, sizeof out);
         fprintf(stderr, "harness: anketa exited with %d; its log:\n%s\n", rc, out);
-    } else {
-        char cmd[600], out[256];
-        snprintf(cmd, sizeof cmd, "rm -rf %s", h->dir);
-        harness_run(cmd, out, sizeof out);
     }
     return rc;
+}
+
+void harness_cleanup(struct harness *h)
+{
+    char cmd[600], out[256];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", h->dir);
+    harness_run(cmd, out, sizeof out);
 }
 
 struct harness_sink {

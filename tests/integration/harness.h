@@ -28,6 +28,9 @@ int harness_start(struct harness *h, const char *app_max_body, const char *nginx
 /* Stops both with SIGTERM; returns anketa's exit status (0 after a clean shutdown). */
 int harness_stop(struct harness *h);
 
+/* Removes the temporary directory (keep it after a failure: its logs tell why). */
+void harness_cleanup(struct harness *h);
+
 /* Issues an invitation to a new participant for survey_id; the token goes to token. */
 int harness_invite(struct harness *h, const char *survey_id, char token[23]);
 
