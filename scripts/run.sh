@@ -32,10 +32,12 @@ cleanup() {
     [ -n "$nginx_pid" ] && kill -TERM "$nginx_pid" 2>/dev/null || true
     [ -n "$anketa_pid" ] && kill -TERM "$anketa_pid" 2>/dev/null || true
     wait 2>/dev/null || true
-    rm -f "$var/anketa.pid"
+    # A newer `make run` may have taken over: leave its pid file alone.
+    [ "$(cat "$var/anketa.pid" 2>/dev/null)" = "$anketa_pid" ] && rm -f "$var/anketa.pid"
     echo "anketa and nginx stopped."
 }
-trap cleanup INT TERM EXIT
+trap "cleanup; exit 0" INT TERM
+trap cleanup EXIT
 
 "$bin" serve --db "$var/anketa.db" --socket "$var/anketa.sock" --socket-mode 0600 \
     --surveys surveys --web web --max-body 1m 2>>"$var/anketa.log" &
