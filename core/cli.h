@@ -1,0 +1,25 @@
+/*
+ * cli: the subcommands of the anketa program. Each lives in its own cmd_*.c file, parses its
+ * own options (getopt_long, with --help), does its work through the engine's modules, and
+ * returns the process exit status: 0 success, 1 failure (reported on stderr), 2 usage error.
+ * main.c only dispatches; nothing here exits the process.
+ */
+#ifndef ANKETA_CLI_H
+#define ANKETA_CLI_H
+
+#include <stddef.h>
+
+struct err;
+
+int cmd_serve(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_init(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+
+/* Prints "anketa CMD: FILE:LINE:COL: message" on stderr. */
+void cli_print_err(const char *cmd, const struct err *e);
+
+/* Parses a byte size such as 65536, 64k or 1m; -1 when it is not one. */
+int cli_size(const char *s, size_t *out);
+
+#endif

@@ -1,0 +1,81 @@
+/*
+ * cmd_check: `anketa check`, questionnaire (and template) checking for authors.
+ */
+#include "app.h"
+#include "cli.h"
+#include "err.h"
+#include "survey.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+static const char check_usage[] =
+    "usage: anketa check [--web DIR] PATH...\n"
+    "Checks questionnaire files (a PATH may be a directory of *.yaml files) and prints\n"
+    "every problem as FILE:LINE:COL: message. Exits 1 when any file is broken.\n"
+    "  --web DIR   also check the templates and words of DIR (e.g. web)\n";
+
+static int check_is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int cmd_check(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"web", required_argument, NULL, 'W'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *web = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'W': web = optarg; break;
+        case 'h': fputs(check_usage, stdout); return 0;
+        default: fputs(check_usage, stderr); return 2;
+        }
+    }
+    if (optind == argc && !web) {
+        fputs(check_usage, stderr);
+        return 2;
+    }
+    int bad = 0, good = 0;
+    struct err e = {0};
+    for (int i = optind; i < argc; i++) {
+        if (check_is_dir(argv[i])) {
+            struct survey_set set;
+            if (survey_set_load_dir(argv[i], &set, &e) < 0) {
+                cli_print_err("check", &e);
+                bad++;
+            } else {
+                good += (int)set.n;
+                survey_set_free(&set);
+            }
+            continue;
+        }
+        struct survey *s;
+        if (survey_load(argv[i], &s, &e) < 0) {
+            cli_print_err("check", &e);
+            bad++;
+        } else {
+            good++;
+            survey_free(s);
+        }
+    }
+    if (web) {
+        struct app_defs defs;
+        if (app_defs_load(&defs, optind < argc ? argv[optind] : "surveys", web, &e) < 0) {
+            cli_print_err("check", &e);
+            bad++;
+        } else {
+            app_defs_free(&defs);
+        }
+    }
+    if (bad)
+        return 1;
+    printf("anketa check: %d questionnaire%s OK\n", good, good == 1 ? "" : "s");
+    return 0;
+}

@@ -1,0 +1,111 @@
+/*
+ * cmd_db: `anketa init` (create or migrate the database) and `anketa demo` (the
+ * demonstration region and its links).
+ */
+#include "arena.h"
+#include "cli.h"
+#include "demo.h"
+#include "err.h"
+#include "store.h"
+#include "survey.h"
+
+#include <getopt.h>
+#include <stdio.h>
+
+static const char init_usage[] = "usage: anketa init [--db PATH]\n"
+                                 "Creates the database, or brings its schema up to date.\n";
+
+int cmd_init(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"db", required_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *db = "var/anketa.db";
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': db = optarg; break;
+        case 'h': fputs(init_usage, stdout); return 0;
+        default: fputs(init_usage, stderr); return 2;
+        }
+    }
+    struct err e = {0};
+    struct store *st;
+    struct store_options opt = {.migrate = 1};
+    if (store_open(db, &opt, &st, &e) < 0) {
+        cli_print_err("init", &e);
+        return 1;
+    }
+    printf("anketa init: %s is at schema version %d\n", db, store_schema_version(st));
+    store_close(st);
+    return 0;
+}
+
+static const char demo_usage[] =
+    "usage: anketa demo [--db PATH] [--surveys DIR] [--data FILE]\n"
+    "Adds the demonstration region (once) and prints, per questionnaire, the token of an\n"
+    "unanswered and of an answered invitation:  <survey> unanswered|answered <token>\n"
+    "  --data FILE  the description of the demo (default docs/samples/demo.json)\n";
+
+static int demo_print(struct store *st, const struct survey_set *set, struct err *e)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        for (int answered = 0; answered <= 1; answered++) {
+            struct invitation inv;
+            struct arena *a = arena_new();
+            if (!a)
+                return err_set(e, "", 0, 0, "out of memory");
+            int rc = store_first_invitation(st, a, set->items[i]->id, answered, &inv, e);
+            if (rc == STORE_OK)
+                printf("%s %s %s\n", set->items[i]->id, answered ? "answered" : "unanswered",
+                       inv.token);
+            arena_free(a);
+            if (rc == STORE_ERROR)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+int cmd_demo(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"db", required_argument, NULL, 'd'},
+        {"surveys", required_argument, NULL, 'S'},
+        {"data", required_argument, NULL, 'D'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *db = "var/anketa.db", *surveys = "surveys", *data = "docs/samples/demo.json";
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': db = optarg; break;
+        case 'S': surveys = optarg; break;
+        case 'D': data = optarg; break;
+        case 'h': fputs(demo_usage, stdout); return 0;
+        default: fputs(demo_usage, stderr); return 2;
+        }
+    }
+    struct err e = {0};
+    struct survey_set set;
+    struct store *st = NULL;
+    struct store_options opt = {.migrate = 1};
+    int created = 0;
+    if (survey_set_load_dir(surveys, &set, &e) < 0) {
+        cli_print_err("demo", &e);
+        return 1;
+    }
+    int rc = store_open(db, &opt, &st, &e) < 0 || demo_seed(st, &set, data, &created, &e) < 0 ||
+             demo_print(st, &set, &e) < 0;
+    if (rc)
+        cli_print_err("demo", &e);
+    else
+        fprintf(stderr, "anketa demo: %s\n",
+                created ? "demo data created" : "demo data already present");
+    store_close(st);
+    survey_set_free(&set);
+    return rc;
+}
