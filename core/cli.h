@@ -15,6 +15,11 @@ int cmd_serve(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_campaign(int argc, char **argv);
+int cmd_links(int argc, char **argv);
+int cmd_revoke(int argc, char **argv);
+int cmd_participant(int argc, char **argv);
 
 /* Prints "anketa CMD: FILE:LINE:COL: message" on stderr. */
 void cli_print_err(const char *cmd, const struct err *e);

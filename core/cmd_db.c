@@ -44,12 +44,12 @@ int cmd_init(int argc, char **argv)
 }
 
 static const char demo_usage[] =
-    "usage: anketa demo [--db PATH] [--surveys DIR] [--data FILE]\n"
+    "usage: anketa demo [--db PATH] [--surveys DIR] [--samples DIR]\n"
     "Adds the demonstration region (once) and prints, per questionnaire, the token of an\n"
     "unanswered and of an answered invitation:  <survey> unanswered|answered <token>\n"
-    "  --data FILE  the description of the demo (default docs/samples/demo.json)\n";
+    "  --samples DIR  the sample CSV files and demo.json (default docs/samples)\n";
 
-static int demo_print(struct store *st, const struct survey_set *set, struct err *e)
+static int db_print_links(struct store *st, const struct survey_set *set, struct err *e)
 {
     for (size_t i = 0; i < set->n; i++) {
         for (int answered = 0; answered <= 1; answered++) {
@@ -69,27 +69,36 @@ static int demo_print(struct store *st, const struct survey_set *set, struct err
     return 0;
 }
 
+static int db_demo_and_links(struct store *st, const struct survey_set *set, const char *samples,
+                             int *created, struct err_list *errs, struct err *e)
+{
+    if (demo_seed(st, set, samples, created, errs) < 0)
+        return err_set(e, samples, 0, 0, "the demo data could not be built");
+    return db_print_links(st, set, e);
+}
+
 int cmd_demo(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"db", required_argument, NULL, 'd'},
         {"surveys", required_argument, NULL, 'S'},
-        {"data", required_argument, NULL, 'D'},
+        {"samples", required_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *db = "var/anketa.db", *surveys = "surveys", *data = "docs/samples/demo.json";
+    const char *db = "var/anketa.db", *surveys = "surveys", *samples = "docs/samples";
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'd': db = optarg; break;
         case 'S': surveys = optarg; break;
-        case 'D': data = optarg; break;
+        case 'D': samples = optarg; break;
         case 'h': fputs(demo_usage, stdout); return 0;
         default: fputs(demo_usage, stderr); return 2;
         }
     }
     struct err e = {0};
+    struct err_list errs = {0};
     struct survey_set set;
     struct store *st = NULL;
     struct store_options opt = {.migrate = 1};
@@ -98,13 +107,18 @@ int cmd_demo(int argc, char **argv)
         cli_print_err("demo", &e);
         return 1;
     }
-    int rc = store_open(db, &opt, &st, &e) < 0 || demo_seed(st, &set, data, &created, &e) < 0 ||
-             demo_print(st, &set, &e) < 0;
-    if (rc)
+    int rc = 0;
+    if (store_open(db, &opt, &st, &e) < 0 ||
+        db_demo_and_links(st, &set, samples, &created, &errs, &e) < 0) {
+        rc = 1;
         cli_print_err("demo", &e);
-    else
+    }
+    for (size_t i = 0; i < errs.n; i++)
+        cli_print_err("demo", &errs.items[i]);
+    if (!rc)
         fprintf(stderr, "anketa demo: %s\n",
                 created ? "demo data created" : "demo data already present");
+    err_list_free(&errs);
     store_close(st);
     survey_set_free(&set);
     return rc;

@@ -5,6 +5,8 @@
 
 #include "arena.h"
 #include "crypto.h"
+#include "import.h"
+#include "registry.h"
 #include "err.h"
 #include "response.h"
 #include "store.h"
@@ -14,6 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 /* xorshift64*: a fixed seed gives the same demo on every machine. */
 static uint64_t demo_rand(uint64_t *state)
@@ -62,6 +65,9 @@ static int demo_answer(struct store *st, struct arena *a, const struct survey *s
                 value = json_string_value(json_array_get(
                     texts, (size_t)demo_between(rng, 0, (long)json_array_size(texts) - 1)));
             break;
+        default:
+            /* The demo questionnaires use the types above; others stay unanswered. */
+            break;
         }
         if (!value && q->required)
             return err_set(e, "", 0, 0, "demo: cannot answer required question \"%s\"", q->id);
@@ -75,87 +81,148 @@ static int demo_answer(struct store *st, struct arena *a, const struct survey *s
     return rc == STORE_OK ? 0 : -1;
 }
 
-static int demo_fill(struct store *st, const struct survey_set *surveys, json_t *root,
-                     const char *path, struct arena *a, struct err *e)
+static const char *const demo_files[][2] = {
+    {"orgs", "orgs.csv"},   {"programmes", "programmes.csv"}, {"participants", "participants.csv"},
+    {"pairs", "pairs.csv"}, {"figures", "figures.csv"},
+};
+
+static int demo_import(struct store *st, const char *dir, struct err_list *errs)
 {
-    json_t *region = json_object_get(root, "region");
-    if (store_put_org(st, NULL, "region", demo_str(region, "code"), demo_str(region, "name"), e))
-        return -1;
-    size_t i;
-    json_t *it;
-    json_array_foreach(json_object_get(root, "municipalities"), i, it)
-    {
-        if (store_put_org(st, demo_str(region, "code"), "municipality", demo_str(it, "code"),
-                          demo_str(it, "name"), e))
+    for (size_t i = 0; i < sizeof demo_files / sizeof demo_files[0]; i++) {
+        enum import_kind kind;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, demo_files[i][1]);
+        struct import_options opt = {0};
+        struct import_result res;
+        if (import_kind_parse(demo_files[i][0], &kind) < 0 ||
+            import_file(st, kind, path, &opt, &res, errs) < 0)
             return -1;
-    }
-    json_array_foreach(json_object_get(root, "organisations"), i, it)
-    {
-        if (store_put_org(st, demo_str(it, "municipality"), "organisation", demo_str(it, "code"),
-                          demo_str(it, "name"), e))
-            return -1;
-    }
-    json_array_foreach(json_object_get(root, "programmes"), i, it)
-    {
-        if (store_put_programme(st, demo_str(it, "organisation"), demo_str(it, "code"),
-                                demo_str(it, "form"), demo_str(it, "title"),
-                                (int)json_integer_value(json_object_get(it, "year")), e))
-            return -1;
-    }
-    uint64_t rng = 0x9E3779B97F4A7C15ULL;
-    json_t *texts = json_object_get(root, "texts");
-    json_array_foreach(json_object_get(root, "participants"), i, it)
-    {
-        const char *code = demo_str(it, "code");
-        const struct survey *s = survey_set_find(surveys, demo_str(it, "survey"));
-        if (!s)
-            return err_set(e, path, 0, 0, "participant %s: no survey \"%s\" is loaded", code,
-                           demo_str(it, "survey"));
-        char token[CRYPTO_TOKEN_LEN + 1];
-        if (store_put_participant(st, code, demo_str(it, "organisation"), demo_str(it, "programme"),
-                                  demo_str(it, "role"), demo_str(it, "kind"),
-                                  (int)json_integer_value(json_object_get(it, "birth_year")), e) ||
-            store_put_invitation(st, code, s->id, token, e))
-            return -1;
-        if (json_is_true(json_object_get(it, "answered"))) {
-            struct invitation inv;
-            if (store_invitation_by_token(st, a, token, &inv, e) != STORE_OK ||
-                demo_answer(st, a, s, &inv, texts, &rng, e) < 0)
-                return -1;
-        }
     }
     return 0;
 }
 
-int demo_seed(struct store *st, const struct survey_set *surveys, const char *path, int *created,
-              struct err *e)
+/* Opens the campaigns for the current school year, from a week ago to two months ahead, so
+ * the demo's links work whenever it is created. Returns 1 when they already existed. */
+static int demo_campaigns(struct store *st, json_t *root, struct err *e)
+{
+    time_t now = time(NULL);
+    char opens[11], closes[11], today[11], period[8];
+    time_t from = now - 7 * 86400, to = now + 60 * 86400;
+    strftime(opens, sizeof opens, "%Y-%m-%d", gmtime(&from));
+    strftime(closes, sizeof closes, "%Y-%m-%d", gmtime(&to));
+    strftime(today, sizeof today, "%Y-%m-%d", gmtime(&now));
+    if (registry_school_year(today, period) < 0)
+        return err_set(e, "", 0, 0, "demo: cannot tell the school year of %s", today);
+    size_t i;
+    json_t *it;
+    json_array_foreach(json_object_get(root, "campaigns"), i, it)
+    {
+        struct campaign_rec c = {
+            .code = demo_str(it, "code"),
+            .survey_id = demo_str(it, "survey"),
+            .org_code = demo_str(it, "organisation"),
+            .period = period,
+            .wave = demo_str(it, "wave"),
+            .role = demo_str(it, "role"),
+            .opens = opens,
+            .closes = closes,
+        };
+        int rc = store_put_campaign(st, &c, e);
+        if (rc == STORE_DUPLICATE)
+            return 1;
+        long invited, no_consent;
+        if (rc != STORE_OK || store_campaign_open(st, c.code, &invited, &no_consent, e) != STORE_OK)
+            return -1;
+    }
+    return 0;
+}
+
+struct demo_answering {
+    struct store *st;
+    struct arena *a;
+    const struct survey_set *surveys;
+    json_t *answered;
+    json_t *texts;
+    uint64_t rng;
+    struct err *e;
+    int failed;
+};
+
+static int demo_answer_link(void *ctx, const struct link_row *row)
+{
+    struct demo_answering *d = ctx;
+    size_t i;
+    json_t *code;
+    json_array_foreach(d->answered, i, code)
+    {
+        if (strcmp(json_string_value(code), row->participant_code) != 0)
+            continue;
+        struct invitation inv;
+        if (store_invitation_by_token(d->st, d->a, row->token, &inv, d->e) != STORE_OK)
+            return d->failed = 1;
+        const struct survey *s = survey_set_find(d->surveys, inv.survey_id);
+        if (!s) {
+            err_set(d->e, "", 0, 0, "demo: survey \"%s\" is not loaded", inv.survey_id);
+            return d->failed = 1;
+        }
+        if (demo_answer(d->st, d->a, s, &inv, d->texts, &d->rng, d->e) < 0)
+            return d->failed = 1;
+    }
+    return 0;
+}
+
+int demo_seed(struct store *st, const struct survey_set *surveys, const char *dir, int *created,
+              struct err_list *errs)
 {
     *created = 0;
+    struct err e = {0};
+    char path[4096];
+    snprintf(path, sizeof path, "%s/demo.json", dir);
     json_error_t je;
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-    if (!root)
-        return err_set(e, path, je.line, je.column, "%s", je.text);
-    const char *region = demo_str(json_object_get(root, "region"), "code");
-    int rc = store_org_exists(st, region, e);
-    if (rc != STORE_NOT_FOUND) {
-        json_decref(root);
-        return rc == STORE_OK ? 0 : -1;
+    if (!root) {
+        err_list_set(errs, path, je.line, je.column, "%s", je.text);
+        return -1;
     }
-    struct arena *a = arena_new();
-    if (!a) {
-        json_decref(root);
-        return err_set(e, "", 0, 0, "out of memory");
-    }
-    rc = store_begin(st, e);
-    if (rc == 0) {
-        rc = demo_fill(st, surveys, root, path, a, e);
-        if (rc == 0)
-            rc = store_commit(st, e);
+    struct demo_answering d = {
+        .st = st,
+        .surveys = surveys,
+        .answered = json_object_get(root, "answered"),
+        .texts = json_object_get(root, "texts"),
+        .rng = 0x9E3779B97F4A7C15ULL,
+        .e = &e,
+    };
+    int rc = demo_import(st, dir, errs);
+    if (rc == 0 && store_begin(st, &e) == STORE_OK) {
+        rc = demo_campaigns(st, root, &e);
+        if (rc == 0 && (d.a = arena_new()) != NULL) {
+            size_t i;
+            json_t *it;
+            json_array_foreach(json_object_get(root, "campaigns"), i, it)
+            {
+                if (store_campaign_links(st, demo_str(it, "code"), NULL, demo_answer_link, &d,
+                                         &e) != STORE_OK ||
+                    d.failed) {
+                    rc = -1;
+                    break;
+                }
+            }
+            arena_free(d.a);
+        } else if (rc == 0) {
+            rc = err_set(&e, "", 0, 0, "out of memory");
+        }
+        if (rc == 0 && store_commit(st, &e) == STORE_OK)
+            *created = 1;
         else
             store_rollback(st);
+        if (rc == 1)
+            rc = 0;
+        else if (rc < 0)
+            err_list_add(errs, &e);
+    } else if (rc == 0) {
+        err_list_add(errs, &e);
+        rc = -1;
     }
-    arena_free(a);
     json_decref(root);
-    *created = rc == 0;
     return rc;
 }

@@ -1,21 +1,23 @@
 /*
- * demo: the demonstration data `make run` starts with: a region with municipalities,
- * schools, programmes, participants with invitations, some of them answered. The data is
- * described in docs/samples/demo.json; answers are drawn from a fixed seed, so every
- * run of a fresh demo looks the same.
+ * demo: the demonstration data `make run` starts with, built the way a region would build
+ * its own: the sample CSV files of docs/samples imported (organisations, programmes,
+ * participants, pairs, reference figures), campaigns opened for the questionnaires, and
+ * some participants' answers, drawn from a fixed seed so every fresh demo looks the same.
  */
 #ifndef ANKETA_DEMO_H
 #define ANKETA_DEMO_H
 
 struct err;
+struct err_list;
 struct store;
 struct survey_set;
 
 /*
- * Fills the database from the description file unless its region is already there
- * (so a second run adds nothing). Sets *created to whether anything was written.
+ * Builds the demo from dir (docs/samples) unless its campaigns exist already, so a second
+ * run adds nothing. Sets *created to whether anything was written. Import problems are
+ * listed in errs.
  */
-int demo_seed(struct store *st, const struct survey_set *surveys, const char *path, int *created,
-              struct err *e);
+int demo_seed(struct store *st, const struct survey_set *surveys, const char *dir, int *created,
+              struct err_list *errs);
 
 #endif

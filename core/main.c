@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#define ANKETA_VERSION "0.1.0"
+/* The version is kept in the file VERSION; the Makefile passes it in. */
+#ifndef ANKETA_VERSION
+#error "build with -DANKETA_VERSION='\"x.y.z\"' (the Makefile reads it from VERSION)"
+#endif
 
 struct cmd {
     const char *name;
@@ -31,6 +34,11 @@ static const struct cmd main_cmds[] = {
     {"check", "check questionnaire files", cmd_check},
     {"init", "create or upgrade the database", cmd_init},
     {"demo", "add the demonstration region and print its links", cmd_demo},
+    {"import", "import organisations, programmes, participants, pairs, figures (CSV)", cmd_import},
+    {"campaign", "open, close, list questionnaire campaigns; response rates", cmd_campaign},
+    {"links", "write a campaign's personal links as CSV", cmd_links},
+    {"revoke", "revoke a personal link", cmd_revoke},
+    {"participant", "erase a participant and their answers", cmd_participant},
     {"version", "print the version", cmd_version},
     {"help", "list the commands", cmd_help},
 };

@@ -251,6 +251,8 @@ int response_from_form(struct arena *a, const struct survey *s, const struct for
     r->nanswers = 0;
     r->errors = NULL;
     r->nerrors = 0;
+    r->scores = NULL;
+    r->nscores = 0;
     if (s->nquestions == 0)
         return 0;
 

@@ -23,12 +23,21 @@ struct answer {
     const char *value; /* normalised: "yes"/"no", a decimal integer, a choice value, text */
 };
 
+/* The score of one scale (construct) of the survey, computed from its items' answers. */
+struct score {
+    const char *id;
+    double value;
+    int items; /* how many answered items it was computed from */
+};
+
 struct response {
     const struct survey *survey;
     struct answer *answers; /* the questions that were answered, in survey order */
     size_t nanswers;
-    const char **errors; /* one per question of the survey: NULL or a message key */
-    size_t nerrors;      /* how many of errors[] are set */
+    const char **errors;  /* one per question of the survey: NULL or a message key */
+    size_t nerrors;       /* how many of errors[] are set */
+    struct score *scores; /* stored with the response, so scripts read scores, not items */
+    size_t nscores;
 };
 
 /* Fills r from form f. Returns -1 only when out of memory; validation problems are in r. */

@@ -3,7 +3,7 @@
  * of the engine. Statements are prepared once per connection (lazily, persistent) and reset
  * after each use, so no read transaction or bound pointer outlives a call.
  */
-#include "store.h"
+#include "store_int.h"
 
 #include "arena.h"
 #include "crypto.h"
@@ -12,7 +12,7 @@
 #include "survey.h"
 
 #include <errno.h>
-#include <sqlite3.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +21,6 @@
 
 #define STORE_SECRET_KEY "secret"
 #define STORE_MODE_LEN   16
-#define STORE_NOW        "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
 
 enum store_stmt {
     ST_BEGIN,
@@ -31,20 +30,21 @@ enum store_stmt {
     ST_RELEASE,
     ST_ROLLBACK_TO,
     ST_USER_VERSION,
+    ST_PING,
     ST_SETTINGS,
     ST_SECRET_GET,
     ST_SECRET_PUT,
     ST_INVITATION_BY_TOKEN,
     ST_INVITATION_FIRST,
-    ST_INVITATION_PUT,
     ST_RESPONSE_PUT,
     ST_ANSWER_PUT,
-    ST_ORG_PUT,
-    ST_ORG_EXISTS,
-    ST_PROGRAMME_PUT,
-    ST_PROGRAMME_EXISTS,
-    ST_PARTICIPANT_PUT,
-    ST_PARTICIPANT_EXISTS,
+    ST_SCORE_PUT,
+    ST_DRAFT_GET,
+    ST_DRAFT_PUT,
+    ST_DRAFT_DELETE,
+    ST_VERSION_GET,
+    ST_VERSION_PUT,
+    ST_ANSWER_VALUES,
     ST_COUNT_RESPONSES,
     ST_COUNT_RESPONSES_ALL,
     ST_COUNT
@@ -53,7 +53,14 @@ enum store_stmt {
 /* The columns store_read_invitation() expects, in order. */
 #define STORE_INVITATION_COLUMNS                                                                   \
     "SELECT i.id, i.token, i.survey_id, i.participant_id, r.id IS NOT NULL, "                      \
-    "i.revoked_at IS NOT NULL FROM invitations i LEFT JOIN responses r ON r.invitation_id = i.id "
+    "i.revoked_at IS NOT NULL, p.consent_date IS NOT NULL, "                                       \
+    "c.id IS NOT NULL AND (c.status = 'closed' OR date('now') > c.closes), "                       \
+    "c.id IS NOT NULL AND date('now') < c.opens "                                                  \
+    "FROM invitations i JOIN participants p ON p.id = i.participant_id "                           \
+    "LEFT JOIN campaigns c ON c.id = i.campaign_id "                                               \
+    "LEFT JOIN responses r ON r.invitation_id = i.id "
+
+_Static_assert(ST_COUNT <= STORE_STMTS_PER_FILE, "too many statements for one store file");
 
 static const char *const store_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -63,6 +70,7 @@ static const char *const store_sql[ST_COUNT] = {
     [ST_RELEASE] = "RELEASE store_write",
     [ST_ROLLBACK_TO] = "ROLLBACK TO store_write",
     [ST_USER_VERSION] = "PRAGMA user_version",
+    [ST_PING] = "SELECT 1",
     [ST_SETTINGS] = "SELECT * FROM pragma_journal_mode(), pragma_synchronous(), "
                     "pragma_foreign_keys(), pragma_busy_timeout()",
     [ST_SECRET_GET] = "SELECT value FROM meta WHERE key = ?1",
@@ -70,42 +78,29 @@ static const char *const store_sql[ST_COUNT] = {
     [ST_INVITATION_BY_TOKEN] = STORE_INVITATION_COLUMNS "WHERE i.token = ?1",
     [ST_INVITATION_FIRST] = STORE_INVITATION_COLUMNS
     "WHERE i.survey_id = ?1 AND (r.id IS NOT NULL) = ?2 ORDER BY i.id LIMIT 1",
-    [ST_INVITATION_PUT] = "INSERT INTO invitations(token, participant_id, survey_id, created_at) "
-                          "SELECT ?1, p.id, ?3, " STORE_NOW " FROM participants p "
-                          "WHERE p.code = ?2",
     [ST_RESPONSE_PUT] = "INSERT INTO responses(invitation_id, survey_id, survey_version, "
                         "survey_hash, submitted_at) VALUES (?1, ?2, ?3, ?4, " STORE_NOW ")",
     [ST_ANSWER_PUT] = "INSERT INTO answers(response_id, question_id, value) VALUES (?1, ?2, ?3)",
-    /* The SELECT yields no row when a referenced code is unknown, so nothing is written and
-     * sqlite3_changes() tells the caller; the WHERE also keeps the upsert unambiguous. */
-    [ST_ORG_PUT] = "INSERT INTO orgs(parent_id, level, code, name) "
-                   "SELECT p.id, ?2, ?3, ?4 FROM (SELECT 1) LEFT JOIN orgs p ON p.code = ?1 "
-                   "WHERE ?1 IS NULL OR p.id IS NOT NULL "
-                   "ON CONFLICT(code) DO UPDATE SET parent_id = excluded.parent_id, "
-                   "level = excluded.level, name = excluded.name",
-    [ST_ORG_EXISTS] = "SELECT 1 FROM orgs WHERE code = ?1",
-    [ST_PROGRAMME_PUT] = "INSERT INTO programmes(org_id, code, form, title, year) "
-                         "SELECT o.id, ?2, ?3, ?4, ?5 FROM orgs o WHERE o.code = ?1 "
-                         "ON CONFLICT(code) DO UPDATE SET org_id = excluded.org_id, "
-                         "form = excluded.form, title = excluded.title, year = excluded.year",
-    [ST_PROGRAMME_EXISTS] = "SELECT 1 FROM programmes WHERE code = ?1",
-    [ST_PARTICIPANT_PUT] =
-        "INSERT INTO participants(code, org_id, programme_id, role, kind, birth_year) "
-        "SELECT ?1, o.id, p.id, ?4, ?5, ?6 FROM orgs o LEFT JOIN programmes p ON p.code = ?3 "
-        "WHERE o.code = ?2 AND (?3 IS NULL OR p.id IS NOT NULL) "
-        "ON CONFLICT(code) DO UPDATE SET org_id = excluded.org_id, "
-        "programme_id = excluded.programme_id, role = excluded.role, kind = excluded.kind, "
-        "birth_year = excluded.birth_year",
-    [ST_PARTICIPANT_EXISTS] = "SELECT 1 FROM participants WHERE code = ?1",
+    [ST_SCORE_PUT] = "INSERT INTO response_scores(response_id, scale_id, value, items) "
+                     "VALUES (?1, ?2, ?3, ?4)",
+    [ST_DRAFT_GET] = "SELECT data, page FROM drafts WHERE invitation_id = ?1",
+    [ST_DRAFT_PUT] = "INSERT INTO drafts(invitation_id, page, data, updated_at) "
+                     "VALUES (?1, ?2, ?3, " STORE_NOW ") ON CONFLICT(invitation_id) DO UPDATE "
+                     "SET page = excluded.page, data = excluded.data, "
+                     "updated_at = excluded.updated_at",
+    [ST_DRAFT_DELETE] = "DELETE FROM drafts WHERE invitation_id = ?1",
+    [ST_VERSION_GET] = "SELECT hash, definition FROM survey_versions "
+                       "WHERE survey_id = ?1 AND version = ?2",
+    [ST_VERSION_PUT] = "INSERT INTO survey_versions(survey_id, version, hash, definition, "
+                       "seen_at) VALUES (?1, ?2, ?3, ?4, " STORE_NOW ") "
+                       "ON CONFLICT(survey_id, version) DO UPDATE SET hash = excluded.hash, "
+                       "definition = excluded.definition, seen_at = excluded.seen_at",
+    [ST_ANSWER_VALUES] = "SELECT DISTINCT a.value FROM answers a "
+                         "JOIN responses r ON r.id = a.response_id "
+                         "WHERE r.survey_id = ?1 AND r.survey_version = ?2 "
+                         "AND a.question_id = ?3 ORDER BY a.value",
     [ST_COUNT_RESPONSES] = "SELECT count(*) FROM responses WHERE survey_id = ?1",
     [ST_COUNT_RESPONSES_ALL] = "SELECT count(*) FROM responses",
-};
-
-struct store {
-    sqlite3 *db;
-    char *path;
-    int version;
-    sqlite3_stmt *stmt[ST_COUNT];
 };
 
 /* Migration N (1-based) brings user_version from N-1 to N; its script sets user_version
@@ -122,7 +117,7 @@ static const struct store_migration store_migrations[] = {
         "CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB NOT NULL);"
         "CREATE TABLE orgs(id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES orgs(id),"
         " level TEXT NOT NULL CHECK(level IN ('region', 'municipality', 'organisation')),"
-        " code TEXT NOT NULL UNIQUE, name TEXT NOT NULL);"
+        " code TEXT NOT NULL UNIQUE, name TEXT NOT NULL, kind TEXT, max_mentees INTEGER);"
         "CREATE INDEX orgs_parent ON orgs(parent_id);"
         "CREATE TABLE programmes(id INTEGER PRIMARY KEY,"
         " org_id INTEGER NOT NULL REFERENCES orgs(id), code TEXT NOT NULL UNIQUE,"
@@ -133,14 +128,37 @@ static const struct store_migration store_migrations[] = {
         " programme_id INTEGER REFERENCES programmes(id),"
         " role TEXT NOT NULL CHECK(role IN ('mentor', 'mentee', 'curator')),"
         " kind TEXT NOT NULL CHECK(kind IN ('pupil', 'student', 'teacher', 'employer')),"
-        " birth_year INTEGER);"
+        " birth_year INTEGER, experience_years INTEGER, name TEXT,"
+        " consent_date TEXT, consent_scope TEXT, consent_by TEXT);"
         "CREATE INDEX participants_org ON participants(org_id);"
         "CREATE INDEX participants_programme ON participants(programme_id);"
+        "CREATE TABLE pairs(id INTEGER PRIMARY KEY,"
+        " programme_id INTEGER NOT NULL REFERENCES programmes(id),"
+        " mentor_id INTEGER NOT NULL REFERENCES participants(id) ON DELETE CASCADE,"
+        " mentee_id INTEGER NOT NULL REFERENCES participants(id) ON DELETE CASCADE,"
+        " starts TEXT NOT NULL, ends TEXT,"
+        " status TEXT NOT NULL CHECK(status IN ('active', 'finished', 'broken')),"
+        " UNIQUE(programme_id, mentor_id, mentee_id));"
+        "CREATE INDEX pairs_mentor ON pairs(mentor_id);"
+        "CREATE INDEX pairs_mentee ON pairs(mentee_id);"
+        "CREATE TABLE figures(org_id INTEGER NOT NULL REFERENCES orgs(id),"
+        " period TEXT NOT NULL, name TEXT NOT NULL, value REAL NOT NULL,"
+        " PRIMARY KEY(org_id, period, name)) WITHOUT ROWID;"
+        "CREATE TABLE campaigns(id INTEGER PRIMARY KEY, code TEXT NOT NULL UNIQUE,"
+        " survey_id TEXT NOT NULL, org_id INTEGER NOT NULL REFERENCES orgs(id),"
+        " period TEXT NOT NULL, wave TEXT NOT NULL CHECK(wave IN ('entry', 'final', 'none')),"
+        " role TEXT CHECK(role IN ('mentor', 'mentee', 'curator')), form TEXT,"
+        " opens TEXT NOT NULL, closes TEXT NOT NULL,"
+        " status TEXT NOT NULL CHECK(status IN ('draft', 'open', 'closed')),"
+        " created_at TEXT NOT NULL);"
         "CREATE TABLE invitations(id INTEGER PRIMARY KEY, token TEXT NOT NULL UNIQUE,"
         " participant_id INTEGER NOT NULL REFERENCES participants(id),"
+        " campaign_id INTEGER REFERENCES campaigns(id),"
         " survey_id TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT);"
         "CREATE INDEX invitations_participant ON invitations(participant_id);"
         "CREATE INDEX invitations_survey ON invitations(survey_id);"
+        "CREATE UNIQUE INDEX invitations_campaign ON invitations(campaign_id, participant_id)"
+        " WHERE campaign_id IS NOT NULL;"
         "CREATE TABLE responses(id INTEGER PRIMARY KEY,"
         " invitation_id INTEGER NOT NULL UNIQUE REFERENCES invitations(id),"
         " survey_id TEXT NOT NULL, survey_version INTEGER NOT NULL, survey_hash TEXT NOT NULL,"
@@ -150,6 +168,16 @@ static const struct store_migration store_migrations[] = {
         " response_id INTEGER NOT NULL REFERENCES responses(id) ON DELETE CASCADE,"
         " question_id TEXT NOT NULL, value TEXT NOT NULL,"
         " PRIMARY KEY(response_id, question_id)) WITHOUT ROWID;"
+        "CREATE TABLE response_scores("
+        " response_id INTEGER NOT NULL REFERENCES responses(id) ON DELETE CASCADE,"
+        " scale_id TEXT NOT NULL, value REAL NOT NULL, items INTEGER NOT NULL,"
+        " PRIMARY KEY(response_id, scale_id)) WITHOUT ROWID;"
+        "CREATE TABLE drafts("
+        " invitation_id INTEGER PRIMARY KEY REFERENCES invitations(id) ON DELETE CASCADE,"
+        " page INTEGER NOT NULL, data TEXT NOT NULL, updated_at TEXT NOT NULL);"
+        "CREATE TABLE survey_versions(survey_id TEXT NOT NULL, version INTEGER NOT NULL,"
+        " hash TEXT NOT NULL, definition TEXT NOT NULL, seen_at TEXT NOT NULL,"
+        " PRIMARY KEY(survey_id, version)) WITHOUT ROWID;"
         "PRAGMA user_version = 1;",
         store_seed_secret,
     },
@@ -168,25 +196,41 @@ int store_schema_version(struct store *s)
 }
 
 /* Fills e with what was being done and SQLite's own words; must run before any reset. */
-static int store_fail(struct store *s, const char *what, struct err *e)
+int store_fail(struct store *s, const char *what, struct err *e)
 {
     err_set(e, s->path, 0, 0, "store: %s: %s", what, sqlite3_errmsg(s->db));
     return STORE_ERROR;
 }
 
+sqlite3_stmt *store_prep(struct store *s, int slot, const char *sql, const char *what,
+                         struct err *e)
+{
+    if (!s->stmt[slot] && sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+                                             &s->stmt[slot], NULL) != SQLITE_OK) {
+        store_fail(s, what, e);
+        s->stmt[slot] = NULL;
+        return NULL;
+    }
+    return s->stmt[slot];
+}
+
 static sqlite3_stmt *store_stmt(struct store *s, enum store_stmt id, const char *what,
                                 struct err *e)
 {
-    if (!s->stmt[id] && sqlite3_prepare_v3(s->db, store_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
-                                           &s->stmt[id], NULL) != SQLITE_OK) {
-        store_fail(s, what, e);
-        s->stmt[id] = NULL;
-        return NULL;
-    }
-    return s->stmt[id];
+    return store_prep(s, STORE_CORE_BASE + id, store_sql[id], what, e);
 }
 
-static void store_done(sqlite3_stmt *st)
+int store_ping(struct store *s, struct err *e)
+{
+    sqlite3_stmt *st = store_stmt(s, ST_PING, "ping", e);
+    if (!st)
+        return STORE_ERROR;
+    int rc = sqlite3_step(st) == SQLITE_ROW ? STORE_OK : store_fail(s, "ping", e);
+    store_done(st);
+    return rc;
+}
+
+void store_done(sqlite3_stmt *st)
 {
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -204,7 +248,7 @@ static int store_run(struct store *s, enum store_stmt id, const char *what, stru
 }
 
 /* Runs a statement whose values are already bound, expecting no rows; resets it. */
-static int store_step_done(struct store *s, sqlite3_stmt *st, const char *what, struct err *e)
+int store_step_done(struct store *s, sqlite3_stmt *st, const char *what, struct err *e)
 {
     int rc = sqlite3_step(st) == SQLITE_DONE ? STORE_OK : store_fail(s, what, e);
     store_done(st);
@@ -212,16 +256,38 @@ static int store_step_done(struct store *s, sqlite3_stmt *st, const char *what, 
 }
 
 /* Resets a statement whose binding failed, keeping SQLite's message. */
-static int store_bind_failed(struct store *s, sqlite3_stmt *st, const char *what, struct err *e)
+int store_bind_failed(struct store *s, sqlite3_stmt *st, const char *what, struct err *e)
 {
     store_fail(s, what, e);
     store_done(st);
     return STORE_ERROR;
 }
 
-static int store_bind_text(sqlite3_stmt *st, int i, const char *v)
+int store_bind_text(sqlite3_stmt *st, int i, const char *v)
 {
     return v ? sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(st, i);
+}
+
+int store_bind(sqlite3_stmt *st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = SQLITE_OK;
+    for (int i = 1; rc == SQLITE_OK && fmt[i - 1]; i++) {
+        switch (fmt[i - 1]) {
+        case 's': rc = store_bind_text(st, i, va_arg(ap, const char *)); break;
+        case 'i': rc = sqlite3_bind_int64(st, i, va_arg(ap, int64_t)); break;
+        case 'n': {
+            int64_t v = va_arg(ap, int64_t);
+            rc = v ? sqlite3_bind_int64(st, i, v) : sqlite3_bind_null(st, i);
+            break;
+        }
+        case 'd': rc = sqlite3_bind_double(st, i, va_arg(ap, double)); break;
+        default: rc = SQLITE_MISUSE; break;
+        }
+    }
+    va_end(ap);
+    return rc;
 }
 
 static int store_read_version(struct store *s, int *out, struct err *e)
@@ -373,7 +439,17 @@ int store_open(const char *path, const struct store_options *opt, struct store *
         return err_set(e, path, 0, 0, "store: open: out of memory");
     }
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (migrate ? SQLITE_OPEN_CREATE : 0);
+    /* The database holds the links and children's answers: files it creates (the database,
+     * its -wal and -shm) are for the owner only. */
+    mode_t old_mask = umask(077);
     int rc = sqlite3_open_v2(path, &s->db, flags, NULL);
+    if (rc == SQLITE_OK)
+        rc = store_configure(s, opt, e) == STORE_OK ? SQLITE_OK : -1;
+    umask(old_mask);
+    if (rc == -1) {
+        store_close(s);
+        return STORE_ERROR;
+    }
     if (rc != SQLITE_OK) {
         struct stat st;
         if (!s->db)
@@ -385,7 +461,7 @@ int store_open(const char *path, const struct store_options *opt, struct store *
         store_close(s);
         return STORE_ERROR;
     }
-    if (store_configure(s, opt, e) != STORE_OK || store_check_schema(s, migrate, e) != STORE_OK) {
+    if (store_check_schema(s, migrate, e) != STORE_OK) {
         store_close(s);
         return STORE_ERROR;
     }
@@ -397,7 +473,7 @@ void store_close(struct store *s)
 {
     if (!s)
         return;
-    for (size_t i = 0; i < ST_COUNT; i++)
+    for (size_t i = 0; i < STORE_STMTS; i++)
         sqlite3_finalize(s->stmt[i]);
     if (s->db && sqlite3_close(s->db) != SQLITE_OK) {
         fprintf(stderr, "%s: store: close: %s\n", s->path, sqlite3_errmsg(s->db));
@@ -468,6 +544,9 @@ static int store_read_invitation(struct store *s, sqlite3_stmt *st, struct arena
     out->participant_id = sqlite3_column_int64(st, 3);
     out->answered = sqlite3_column_int(st, 4);
     out->revoked = sqlite3_column_int(st, 5);
+    out->consent = sqlite3_column_int(st, 6);
+    out->closed = sqlite3_column_int(st, 7);
+    out->not_yet = sqlite3_column_int(st, 8);
     if (!out->token || !out->survey_id)
         return err_set(e, s->path, 0, 0, "store: %s: out of memory", what);
     return STORE_OK;
@@ -519,18 +598,18 @@ int store_first_invitation(struct store *s, struct arena *a, const char *survey_
  * Starts the unit of work of one write call: its own transaction, or a savepoint when the
  * caller already holds one (store_begin), so a failure undoes only this call's writes.
  */
-static int store_write_begin(struct store *s, int *nested, const char *what, struct err *e)
+int store_write_begin(struct store *s, int *nested, const char *what, struct err *e)
 {
     *nested = !sqlite3_get_autocommit(s->db);
     return store_run(s, *nested ? ST_SAVEPOINT : ST_BEGIN, what, e);
 }
 
-static int store_write_commit(struct store *s, int nested, const char *what, struct err *e)
+int store_write_commit(struct store *s, int nested, const char *what, struct err *e)
 {
     return store_run(s, nested ? ST_RELEASE : ST_COMMIT, what, e);
 }
 
-static void store_write_rollback(struct store *s, int nested)
+void store_write_rollback(struct store *s, int nested)
 {
     if (!nested) {
         store_rollback(s);
@@ -559,6 +638,36 @@ static int store_put_answers(struct store *s, int64_t response_id, const struct 
             return STORE_ERROR;
     }
     return STORE_OK;
+}
+
+static int store_put_scores(struct store *s, int64_t response_id, const struct response *r,
+                            struct err *e)
+{
+    const char *what = "insert score";
+    if (!r->nscores)
+        return STORE_OK;
+    sqlite3_stmt *st = store_stmt(s, ST_SCORE_PUT, what, e);
+    if (!st)
+        return STORE_ERROR;
+    for (size_t i = 0; i < r->nscores; i++) {
+        const struct score *sc = &r->scores[i];
+        if (store_bind(st, "isdi", response_id, sc->id, sc->value, (int64_t)sc->items) != SQLITE_OK)
+            return store_bind_failed(s, st, what, e);
+        if (store_step_done(s, st, what, e) != STORE_OK)
+            return STORE_ERROR;
+    }
+    return STORE_OK;
+}
+
+static int store_draft_delete(struct store *s, int64_t invitation_id, struct err *e)
+{
+    const char *what = "delete draft";
+    sqlite3_stmt *st = store_stmt(s, ST_DRAFT_DELETE, what, e);
+    if (!st)
+        return STORE_ERROR;
+    if (store_bind(st, "i", invitation_id) != SQLITE_OK)
+        return store_bind_failed(s, st, what, e);
+    return store_step_done(s, st, what, e);
 }
 
 int store_put_response(struct store *s, const struct invitation *inv, const struct response *r,
@@ -590,7 +699,9 @@ int store_put_response(struct store *s, const struct invitation *inv, const stru
         return duplicate ? STORE_DUPLICATE : STORE_ERROR;
     }
     store_done(st);
-    if (store_put_answers(s, sqlite3_last_insert_rowid(s->db), r, e) != STORE_OK ||
+    int64_t id = sqlite3_last_insert_rowid(s->db);
+    if (store_put_answers(s, id, r, e) != STORE_OK || store_put_scores(s, id, r, e) != STORE_OK ||
+        store_draft_delete(s, inv->id, e) != STORE_OK ||
         store_write_commit(s, nested, "commit response", e) != STORE_OK)
         goto fail;
     return STORE_OK;
@@ -599,145 +710,115 @@ fail:
     return STORE_ERROR;
 }
 
-/* Whether a row with this code exists, through an ST_*_EXISTS statement. */
-static int store_code_exists(struct store *s, enum store_stmt id, const char *code,
-                             const char *what, struct err *e)
+int store_draft_get(struct store *s, struct arena *a, int64_t invitation_id, const char **json,
+                    int *page, struct err *e)
 {
-    sqlite3_stmt *st = store_stmt(s, id, what, e);
+    const char *what = "read draft";
+    sqlite3_stmt *st = store_stmt(s, ST_DRAFT_GET, what, e);
     if (!st)
         return STORE_ERROR;
-    if (sqlite3_bind_text(st, 1, code, -1, SQLITE_STATIC) != SQLITE_OK)
+    if (store_bind(st, "i", invitation_id) != SQLITE_OK)
         return store_bind_failed(s, st, what, e);
+    int rc = STORE_NOT_FOUND;
     int step = sqlite3_step(st);
-    int rc = step == SQLITE_ROW    ? STORE_OK
-             : step == SQLITE_DONE ? STORE_NOT_FOUND
-                                   : store_fail(s, what, e);
+    if (step == SQLITE_ROW) {
+        const char *data = (const char *)sqlite3_column_text(st, 0);
+        *json = arena_strdup(a, data ? data : "");
+        *page = sqlite3_column_int(st, 1);
+        rc = *json ? STORE_OK : err_set(e, s->path, 0, 0, "store: %s: out of memory", what);
+    } else if (step != SQLITE_DONE) {
+        rc = store_fail(s, what, e);
+    }
     store_done(st);
     return rc;
 }
 
-/* A code referenced by a registry write, and the statement that looks it up. */
-struct store_ref {
-    enum store_stmt exists;
-    const char *kind;
-    const char *code; /* NULL: no reference */
-};
-
-/*
- * After a write that wrote nothing, names the referenced code that is missing. The lookups
- * only word the error; the write itself already decided. Returns STORE_NOT_FOUND or
- * STORE_ERROR.
- */
-static int store_unknown(struct store *s, const struct store_ref *refs, size_t n, const char *what,
-                         struct err *e)
+int store_draft_put(struct store *s, int64_t invitation_id, const char *json, int page,
+                    struct err *e)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (!refs[i].code)
-            continue;
-        int rc = store_code_exists(s, refs[i].exists, refs[i].code, what, e);
-        if (rc == STORE_ERROR)
-            return STORE_ERROR;
-        if (rc == STORE_NOT_FOUND) {
-            err_set(e, s->path, 0, 0, "store: %s: unknown %s \"%s\"", what, refs[i].kind,
-                    refs[i].code);
-            return STORE_NOT_FOUND;
-        }
+    const char *what = "save draft";
+    sqlite3_stmt *st = store_stmt(s, ST_DRAFT_PUT, what, e);
+    if (!st)
+        return STORE_ERROR;
+    if (store_bind(st, "iis", invitation_id, (int64_t)page, json) != SQLITE_OK)
+        return store_bind_failed(s, st, what, e);
+    return store_step_done(s, st, what, e);
+}
+
+int store_survey_version_get(struct store *s, struct arena *a, const char *survey_id, long version,
+                             const char **hash, const char **definition_json, struct err *e)
+{
+    const char *what = "read survey version";
+    sqlite3_stmt *st = store_stmt(s, ST_VERSION_GET, what, e);
+    if (!st)
+        return STORE_ERROR;
+    if (store_bind(st, "si", survey_id, (int64_t)version) != SQLITE_OK)
+        return store_bind_failed(s, st, what, e);
+    int rc = STORE_NOT_FOUND;
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        const char *h = (const char *)sqlite3_column_text(st, 0);
+        const char *d = (const char *)sqlite3_column_text(st, 1);
+        *hash = arena_strdup(a, h ? h : "");
+        *definition_json = arena_strdup(a, d ? d : "");
+        rc = *hash && *definition_json
+                 ? STORE_OK
+                 : err_set(e, s->path, 0, 0, "store: %s: out of memory", what);
+    } else if (step != SQLITE_DONE) {
+        rc = store_fail(s, what, e);
     }
-    err_set(e, s->path, 0, 0, "store: %s: a referenced code was not found", what);
-    return STORE_NOT_FOUND;
-}
-
-/* Steps a bound write whose SELECT yields no row when a referenced code is unknown. */
-static int store_write_refs(struct store *s, sqlite3_stmt *st, const struct store_ref *refs,
-                            size_t n, const char *what, struct err *e)
-{
-    if (store_step_done(s, st, what, e) != STORE_OK)
-        return STORE_ERROR;
-    return sqlite3_changes(s->db) > 0 ? STORE_OK : store_unknown(s, refs, n, what, e);
-}
-
-int store_put_org(struct store *s, const char *parent_code, const char *level, const char *code,
-                  const char *name, struct err *e)
-{
-    char what[128];
-    snprintf(what, sizeof what, "put organisation %s", code);
-    sqlite3_stmt *st = store_stmt(s, ST_ORG_PUT, what, e);
-    if (!st)
-        return STORE_ERROR;
-    if (store_bind_text(st, 1, parent_code) != SQLITE_OK ||
-        sqlite3_bind_text(st, 2, level, -1, SQLITE_STATIC) != SQLITE_OK ||
-        sqlite3_bind_text(st, 3, code, -1, SQLITE_STATIC) != SQLITE_OK ||
-        sqlite3_bind_text(st, 4, name, -1, SQLITE_STATIC) != SQLITE_OK)
-        return store_bind_failed(s, st, what, e);
-    const struct store_ref ref = {ST_ORG_EXISTS, "parent organisation", parent_code};
-    return store_write_refs(s, st, &ref, 1, what, e);
-}
-
-int store_put_programme(struct store *s, const char *org_code, const char *code, const char *form,
-                        const char *title, int year, struct err *e)
-{
-    char what[128];
-    snprintf(what, sizeof what, "put programme %s", code);
-    sqlite3_stmt *st = store_stmt(s, ST_PROGRAMME_PUT, what, e);
-    if (!st)
-        return STORE_ERROR;
-    if (sqlite3_bind_text(st, 1, org_code, -1, SQLITE_STATIC) != SQLITE_OK ||
-        sqlite3_bind_text(st, 2, code, -1, SQLITE_STATIC) != SQLITE_OK ||
-        sqlite3_bind_text(st, 3, form, -1, SQLITE_STATIC) != SQLITE_OK ||
-        sqlite3_bind_text(st, 4, title, -1, SQLITE_STATIC) != SQLITE_OK ||
-        sqlite3_bind_int(st, 5, year) != SQLITE_OK)
-        return store_bind_failed(s, st, what, e);
-    const struct store_ref ref = {ST_ORG_EXISTS, "organisation", org_code};
-    return store_write_refs(s, st, &ref, 1, what, e);
-}
-
-int store_put_participant(struct store *s, const char *code, const char *org_code,
-                          const char *programme_code, const char *role, const char *kind,
-                          int birth_year, struct err *e)
-{
-    char what[128];
-    snprintf(what, sizeof what, "put participant %s", code);
-    sqlite3_stmt *st = store_stmt(s, ST_PARTICIPANT_PUT, what, e);
-    if (!st)
-        return STORE_ERROR;
-    if (sqlite3_bind_text(st, 1, code, -1, SQLITE_STATIC) != SQLITE_OK ||
-        sqlite3_bind_text(st, 2, org_code, -1, SQLITE_STATIC) != SQLITE_OK ||
-        store_bind_text(st, 3, programme_code) != SQLITE_OK ||
-        sqlite3_bind_text(st, 4, role, -1, SQLITE_STATIC) != SQLITE_OK ||
-        sqlite3_bind_text(st, 5, kind, -1, SQLITE_STATIC) != SQLITE_OK ||
-        (birth_year ? sqlite3_bind_int(st, 6, birth_year) : sqlite3_bind_null(st, 6)) != SQLITE_OK)
-        return store_bind_failed(s, st, what, e);
-    const struct store_ref refs[] = {
-        {ST_ORG_EXISTS, "organisation", org_code},
-        {ST_PROGRAMME_EXISTS, "programme", programme_code},
-    };
-    return store_write_refs(s, st, refs, sizeof refs / sizeof refs[0], what, e);
-}
-
-int store_put_invitation(struct store *s, const char *participant_code, const char *survey_id,
-                         char token_out[23], struct err *e)
-{
-    char what[128];
-    snprintf(what, sizeof what, "put invitation for %s", participant_code);
-    sqlite3_stmt *st = store_stmt(s, ST_INVITATION_PUT, what, e);
-    if (!st)
-        return STORE_ERROR;
-    char token[CRYPTO_TOKEN_LEN + 1];
-    crypto_token(token);
-    if (sqlite3_bind_text(st, 1, token, -1, SQLITE_STATIC) != SQLITE_OK ||
-        sqlite3_bind_text(st, 2, participant_code, -1, SQLITE_STATIC) != SQLITE_OK ||
-        sqlite3_bind_text(st, 3, survey_id, -1, SQLITE_STATIC) != SQLITE_OK)
-        return store_bind_failed(s, st, what, e);
-    const struct store_ref ref = {ST_PARTICIPANT_EXISTS, "participant", participant_code};
-    int rc = store_write_refs(s, st, &ref, 1, what, e);
-    if (rc == STORE_OK)
-        memcpy(token_out, token, sizeof token);
+    store_done(st);
     return rc;
 }
 
-int store_org_exists(struct store *s, const char *code, struct err *e)
+int store_survey_version_put(struct store *s, const char *survey_id, long version, const char *hash,
+                             const char *definition_json, struct err *e)
 {
-    return store_code_exists(s, ST_ORG_EXISTS, code, "look up organisation", e);
+    const char *what = "save survey version";
+    sqlite3_stmt *st = store_stmt(s, ST_VERSION_PUT, what, e);
+    if (!st)
+        return STORE_ERROR;
+    if (store_bind(st, "siss", survey_id, (int64_t)version, hash, definition_json) != SQLITE_OK)
+        return store_bind_failed(s, st, what, e);
+    return store_step_done(s, st, what, e);
+}
+
+int store_answer_values(struct store *s, struct arena *a, const char *survey_id, long version,
+                        const char *question_id, const char ***values, size_t *n, struct err *e)
+{
+    const char *what = "read answer values";
+    *values = NULL;
+    *n = 0;
+    sqlite3_stmt *st = store_stmt(s, ST_ANSWER_VALUES, what, e);
+    if (!st)
+        return STORE_ERROR;
+    if (store_bind(st, "sis", survey_id, (int64_t)version, question_id) != SQLITE_OK)
+        return store_bind_failed(s, st, what, e);
+    size_t cap = 0;
+    const char **v = NULL;
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            const char **nv = arena_realloc(a, v, cap * sizeof *v, ncap * sizeof *v);
+            if (!nv)
+                break;
+            v = nv;
+            cap = ncap;
+        }
+        const char *val = (const char *)sqlite3_column_text(st, 0);
+        if (!(v[*n] = arena_strdup(a, val ? val : "")))
+            break;
+        (*n)++;
+    }
+    store_done(st);
+    if (step != SQLITE_DONE) {
+        *n = 0;
+        return step == SQLITE_ROW ? err_set(e, s->path, 0, 0, "store: %s: out of memory", what)
+                                  : store_fail(s, what, e);
+    }
+    *values = v;
+    return STORE_OK;
 }
 
 int store_count_responses(struct store *s, const char *survey_id, long *out, struct err *e)

@@ -41,6 +41,9 @@ int store_open(const char *path, const struct store_options *opt, struct store *
                struct err *e);
 void store_close(struct store *s);
 
+/* Runs a trivial query: whether the database answers (for health checks). */
+int store_ping(struct store *s, struct err *e);
+
 /* The schema version this build writes, and the one of the open database. */
 int store_schema_latest(void);
 int store_schema_version(struct store *s);
@@ -64,6 +67,9 @@ struct invitation {
     int64_t participant_id;
     int answered; /* a response exists */
     int revoked;
+    int consent; /* the participant's consent to processing is recorded */
+    int closed;  /* its campaign is closed, or past its closing date */
+    int not_yet; /* its campaign opens on a later date */
 };
 
 /* Looks a token up; strings are copied into a. */
@@ -71,21 +77,105 @@ int store_invitation_by_token(struct store *s, struct arena *a, const char *toke
                               struct invitation *out, struct err *e);
 
 /*
- * Writes a response and all its answers in one transaction, stamped with the survey id,
- * version and hash. STORE_DUPLICATE when the invitation already has one (a unique
- * constraint of the schema decides, not a prior read); nothing is written then.
+ * Writes a response, all its answers and its scale scores in one transaction, stamped with
+ * the survey id, version and hash, and removes the invitation's draft. STORE_DUPLICATE when the
+ * invitation already has one (a unique constraint of the schema decides, not a prior read); nothing
+ * is written then.
  */
 int store_put_response(struct store *s, const struct invitation *inv, const struct response *r,
                        struct err *e);
 
-/* Registry writes used by the demo and tests; each is an upsert keyed by code. */
-int store_put_org(struct store *s, const char *parent_code, const char *level, const char *code,
-                  const char *name, struct err *e);
+/*
+ * Drafts: the answers of a multi-page questionnaire in progress (JSON text chosen by the
+ * caller) and the page reached, one per invitation. store_put_response removes the draft
+ * in the same transaction as it stores the response.
+ */
+int store_draft_get(struct store *s, struct arena *a, int64_t invitation_id, const char **json,
+                    int *page, struct err *e);
+int store_draft_put(struct store *s, int64_t invitation_id, const char *json, int page,
+                    struct err *e);
+
+/*
+ * The survey definitions this database has seen, by id and version: responses given under
+ * an older version stay readable, and an incompatible edit that keeps the version can be
+ * refused by comparing with what was stored. get: STORE_NOT_FOUND when never seen; the
+ * strings are copied into a. put: inserts or replaces the hash and definition.
+ */
+int store_survey_version_get(struct store *s, struct arena *a, const char *survey_id, long version,
+                             const char **hash, const char **definition_json, struct err *e);
+int store_survey_version_put(struct store *s, const char *survey_id, long version, const char *hash,
+                             const char *definition_json, struct err *e);
+
+/*
+ * The distinct stored values of one question under one survey version (a multiple answer
+ * is stored as a JSON array of strings and comes back as such): *values is an array of *n
+ * strings in a.
+ */
+int store_answer_values(struct store *s, struct arena *a, const char *survey_id, long version,
+                        const char *question_id, const char ***values, size_t *n, struct err *e);
+
+/*
+ * The registry: organisations, programmes, participants, pairs, reference figures,
+ * campaigns and their invitations (core/store_registry.c). Each put is an upsert keyed by
+ * code: it returns STORE_OK and sets *changed (when not NULL) to whether anything differed
+ * from what was stored, or STORE_NOT_FOUND naming the referenced code that is unknown.
+ * Values are checked by the registry module before they get here.
+ */
+struct org_rec {
+    const char *code;
+    const char *parent_code; /* NULL for a region */
+    const char *level;       /* region, municipality, organisation */
+    const char *kind;        /* organisations: school, college, centre, enterprise, other */
+    const char *name;
+    int max_mentees; /* regions: mentees a mentor may have at once; 0 = inherit (default 3) */
+};
+int store_put_org(struct store *s, const struct org_rec *o, int *changed, struct err *e);
+
 int store_put_programme(struct store *s, const char *org_code, const char *code, const char *form,
-                        const char *title, int year, struct err *e);
-int store_put_participant(struct store *s, const char *code, const char *org_code,
-                          const char *programme_code, const char *role, const char *kind,
-                          int birth_year, struct err *e);
+                        const char *title, int year, int *changed, struct err *e);
+
+struct participant_rec {
+    const char *code;
+    const char *org_code;
+    const char *programme_code; /* NULL: none */
+    const char *role;           /* mentor, mentee, curator */
+    const char *kind;           /* pupil, student, teacher, employer */
+    const char *name;           /* NULL unless the deployment stores names */
+    int birth_year;             /* pupils and students; 0 = unknown */
+    int experience_years;       /* teachers; -1 = unknown */
+    const char *consent_date;   /* YYYY-MM-DD; NULL: no consent recorded */
+    const char *consent_scope;
+    const char *consent_by;
+};
+int store_put_participant(struct store *s, const struct participant_rec *p, int *changed,
+                          struct err *e);
+
+struct pair_rec {
+    const char *programme_code;
+    const char *mentor_code;
+    const char *mentee_code;
+    const char *starts; /* YYYY-MM-DD */
+    const char *ends;   /* NULL: open */
+    const char *status; /* active, finished, broken */
+};
+int store_put_pair(struct store *s, const struct pair_rec *p, int *changed, struct err *e);
+
+/*
+ * The mentees a mentor has in active pairs (any programme), other than except_code, as
+ * codes in a; and how many the mentor may have (the nearest max_mentees up the mentor's
+ * organisation tree, 3 when none is set).
+ */
+int store_mentor_load(struct store *s, struct arena *a, const char *mentor_code,
+                      const char *except_code, const char ***mentees, size_t *n, int *max,
+                      struct err *e);
+
+struct figure_rec {
+    const char *org_code;
+    const char *period; /* a period code such as 2026/27 */
+    const char *name;   /* pupils_10_18, pupils_15_18, teachers_0_3, partner_orgs, ... */
+    double value;
+};
+int store_put_figure(struct store *s, const struct figure_rec *f, int *changed, struct err *e);
 
 /* Issues a new invitation (fresh random token, written to token_out) for a participant. */
 int store_put_invitation(struct store *s, const char *participant_code, const char *survey_id,
@@ -93,6 +183,97 @@ int store_put_invitation(struct store *s, const char *participant_code, const ch
 
 /* Whether an organisation with this code exists (STORE_OK) or not (STORE_NOT_FOUND). */
 int store_org_exists(struct store *s, const char *code, struct err *e);
+
+/* The level of an organisation (copied into out), or STORE_NOT_FOUND. */
+int store_org_level(struct store *s, const char *code, char out[16], struct err *e);
+
+/* The role of a participant (copied into out), or STORE_NOT_FOUND. */
+int store_participant_role(struct store *s, const char *code, char out[16], struct err *e);
+
+/*
+ * Campaigns (core/store_campaign.c): a survey sent to the participants of an organisation
+ * subtree for a period and a wave, between two dates.
+ */
+struct campaign_rec {
+    const char *code;
+    const char *survey_id;
+    const char *org_code; /* the root of the subtree it targets */
+    const char *period;   /* e.g. 2026/27 */
+    const char *wave;     /* entry, final, none */
+    const char *role;     /* NULL: every role */
+    const char *form;     /* NULL: every form of mentoring */
+    const char *opens;    /* YYYY-MM-DD */
+    const char *closes;   /* YYYY-MM-DD */
+};
+
+/* Creates a campaign (status draft), or updates one that is still a draft. */
+int store_put_campaign(struct store *s, const struct campaign_rec *c, struct err *e);
+
+struct campaign_info {
+    struct campaign_rec rec;
+    const char *status; /* draft, open, closed */
+    long invited;
+    long started; /* with a draft and no response */
+    long completed;
+};
+
+/* One campaign by code (strings in a), or STORE_NOT_FOUND. */
+int store_campaign_get(struct store *s, struct arena *a, const char *code,
+                       struct campaign_info *out, struct err *e);
+
+/* Every campaign, newest first (array and strings in a). */
+int store_campaign_list(struct store *s, struct arena *a, struct campaign_info **out, size_t *n,
+                        struct err *e);
+
+/*
+ * Opens a campaign and invites, with a fresh token each, every targeted participant who has
+ * none yet and whose consent is recorded (so opening again only invites newcomers).
+ * *invited counts new invitations, *no_consent the targeted participants left out.
+ */
+int store_campaign_open(struct store *s, const char *code, long *invited, long *no_consent,
+                        struct err *e);
+int store_campaign_close(struct store *s, const char *code, struct err *e);
+
+/* Response rates per organisation of the campaign's subtree (array and strings in a). */
+struct rate_row {
+    const char *org_code;
+    const char *org_name;
+    long invited;
+    long started;
+    long completed;
+};
+int store_campaign_rates(struct store *s, struct arena *a, const char *code, struct rate_row **out,
+                         size_t *n, struct err *e);
+
+/* One invitation of a campaign, for links and the list of who has not answered. */
+struct link_row {
+    const char *participant_code;
+    const char *participant_name; /* NULL unless names are stored */
+    const char *org_code;
+    const char *org_name;
+    const char *token;
+    int answered;
+    int started;
+    int revoked;
+};
+
+/*
+ * Calls fn for every invitation of the campaign in organisation and participant order (only
+ * those below org_code when it is not NULL); fn returning non-zero stops the walk. Rows are
+ * valid during the call only: nothing is kept, so a region-wide list is streamed.
+ */
+int store_campaign_links(struct store *s, const char *code, const char *org_code,
+                         int (*fn)(void *ctx, const struct link_row *row), void *ctx,
+                         struct err *e);
+
+/* Revokes an invitation: its link stops working. STORE_NOT_FOUND for an unknown token. */
+int store_revoke_invitation(struct store *s, const char *token, struct err *e);
+
+/*
+ * Erases a participant (152-FZ): their answers, scores, drafts, invitations, pairs and
+ * the registry row, in one transaction. *responses counts the responses removed.
+ */
+int store_erase_participant(struct store *s, const char *code, long *responses, struct err *e);
 
 /* The first (by id) invitation of survey_id that is answered or not, for printing links. */
 int store_first_invitation(struct store *s, struct arena *a, const char *survey_id, int answered,

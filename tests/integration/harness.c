@@ -63,11 +63,23 @@ static int harness_seed(struct harness *h)
     struct store_options opt = {.migrate = 1};
     if (store_open(h->db, &opt, &st, &e) < 0)
         return -1;
-    int rc = store_put_org(st, NULL, "region", "t-region", "Тестовая область", &e) ||
-             store_put_org(st, "t-region", "municipality", "t-mun", "Тестовый район", &e) ||
-             store_put_org(st, "t-mun", "organisation", "t-school", "Тестовая школа", &e) ||
-             store_put_programme(st, "t-school", "t-prog", "pupil-pupil", "Тестовая программа",
-                                 2026, &e);
+    static const struct org_rec orgs[] = {
+        {.code = "t-region", .level = "region", .name = "Тестовая область"},
+        {.code = "t-mun",
+         .parent_code = "t-region",
+         .level = "municipality",
+         .name = "Тестовый район"},
+        {.code = "t-school",
+         .parent_code = "t-mun",
+         .level = "organisation",
+         .kind = "school",
+         .name = "Тестовая школа"},
+    };
+    int rc = 0;
+    for (size_t i = 0; i < sizeof orgs / sizeof orgs[0]; i++)
+        rc = rc || store_put_org(st, &orgs[i], NULL, &e);
+    rc = rc || store_put_programme(st, "t-school", "t-prog", "pupil-pupil", "Тестовая программа",
+                                   2026, NULL, &e);
     store_close(st);
     if (rc) {
         char msg[1024];
@@ -87,7 +99,15 @@ int harness_invite(struct harness *h, const char *survey_id, char token[23])
     snprintf(code, sizeof code, "T-%d-%d", (int)getpid(), ++counter);
     if (store_open(h->db, &opt, &st, &e) < 0)
         return -1;
-    int rc = store_put_participant(st, code, "t-school", "t-prog", "mentee", "pupil", 2012, &e) ||
+    struct participant_rec p = {.code = code,
+                                .org_code = "t-school",
+                                .programme_code = "t-prog",
+                                .role = "mentee",
+                                .kind = "pupil",
+                                .birth_year = 2012,
+                                .experience_years = -1,
+                                .consent_date = "2026-09-01"};
+    int rc = store_put_participant(st, &p, NULL, &e) ||
              store_put_invitation(st, code, survey_id, token, &e);
     store_close(st);
     return rc ? -1 : 0;

@@ -126,8 +126,95 @@ static void test_demo_is_created_once(void **state)
                          "count(*) FROM participants), (SELECT count(*) FROM invitations), "
                          "(SELECT count(*) FROM responses)'";
     assert_int_equal(run(q, sizeof q, counts, tmp), 0);
-    /* A region, two municipalities, three schools; twenty participants, each invited once. */
-    assert_string_equal(q, "6|20|20|9\n");
+    /* A region, two municipalities, three schools and a partner enterprise; twenty
+     * participants, each invited once by one of the two campaigns; nine answered. */
+    assert_string_equal(q, "7|20|20|9\n");
+}
+
+/* The curator's path: import the sample files, open a campaign, write its links, see
+ * the response rates, erase a participant. */
+static void test_registry_commands(void **state)
+{
+    (void)state;
+    char out[8192];
+    const char *db = "registry.db";
+    assert_int_equal(run(out, sizeof out, "cd %s && %s init --db %s/%s", root, bin, tmp, db), 0);
+    const char *kinds[] = {"orgs", "programmes", "participants", "pairs", "figures"};
+    for (size_t i = 0; i < 5; i++) {
+        assert_int_equal(run(out, sizeof out, "%s import %s %s/docs/samples/%s.csv --db %s/%s", bin,
+                             kinds[i], root, kinds[i], tmp, db),
+                         0);
+        assert_non_null(strstr(out, "added or changed"));
+    }
+    /* Again: nothing changes. */
+    assert_int_equal(run(out, sizeof out,
+                         "%s import participants %s/docs/samples/participants.csv --db %s/%s", bin,
+                         root, tmp, db),
+                     0);
+    assert_non_null(strstr(out, "20 rows (UTF-8, ';'): 0 added or changed, 20 unchanged"));
+
+    assert_int_equal(run(out, sizeof out,
+                         "%s campaign open c1 --survey mentee-final --org demo-mun-1 --period "
+                         "2026/27 --wave итоговое --role наставляемый --opens 2026-01-01 "
+                         "--closes 2099-01-01 --db %s/%s",
+                         bin, tmp, db),
+                     0);
+    assert_non_null(strstr(out, "c1 is open: 10 new invitations"));
+    assert_int_equal(run(out, sizeof out, "%s campaign open c1 --db %s/%s", bin, tmp, db), 0);
+    assert_non_null(strstr(out, "c1 is open: 0 new invitations"));
+
+    char csv[600];
+    snprintf(csv, sizeof csv, "%s/links.csv", tmp);
+    assert_int_equal(run(out, sizeof out,
+                         "%s links c1 --base https://anketa.example.ru/ --org demo-sch-2 --out %s "
+                         "--web %s/web --db %s/%s",
+                         bin, csv, root, tmp, db),
+                     0);
+    FILE *f = fopen(csv, "r");
+    assert_non_null(f);
+    size_t n = fread(out, 1, sizeof out - 1, f);
+    out[n] = '\0';
+    fclose(f);
+    assert_memory_equal(out, "\xEF\xBB\xBF\xD0\x9A\xD0\xBE\xD0\xB4", 9); /* BOM, "Код" */
+    int lines = 0;
+    for (char *p = out; (p = strstr(p, "https://anketa.example.ru/s/")) != NULL; p++)
+        lines++;
+    assert_int_equal(lines, 4); /* the four mentees of demo-sch-2 */
+
+    assert_int_equal(
+        run(out, sizeof out, "%s campaign status c1 --pending --db %s/%s", bin, tmp, db), 0);
+    assert_non_null(strstr(out, "c1 (mentee-final, open): invited 10, started 0, completed 0"));
+    assert_non_null(strstr(out, "  DEMO-0004  demo-sch-1"));
+
+    assert_int_equal(
+        run(out, sizeof out, "%s participant erase DEMO-0004 --db %s/%s", bin, tmp, db), 0);
+    assert_int_equal(
+        run(out, sizeof out, "%s campaign status c1 --pending --db %s/%s", bin, tmp, db), 0);
+    assert_null(strstr(out, "DEMO-0004"));
+    assert_non_null(strstr(out, "invited 9"));
+
+    /* A broken row: located, and nothing kept. */
+    char bad[600];
+    snprintf(bad, sizeof bad, "%s/bad.csv", tmp);
+    f = fopen(bad, "w");
+    assert_non_null(f);
+    fputs("Код;Организация;Роль;Категория;Год рождения\nN1;demo-sch-1;наставляемый;обучающийся;"
+          "2013\nN2;demo-sch-9;наставляемый;обучающийся;2013\n",
+          f);
+    fclose(f);
+    assert_int_equal(
+        run(out, sizeof out, "%s import participants %s --db %s/%s", bin, bad, tmp, db), 1);
+    char expected[700];
+    snprintf(expected, sizeof expected, "%s:3: unknown organisation \"demo-sch-9\"", bad);
+    assert_non_null(strstr(out, expected));
+    assert_non_null(strstr(out, "nothing was imported"));
+    char q[256];
+    assert_int_equal(run(q, sizeof q,
+                         "sqlite3 %s/%s \"SELECT count(*) FROM participants WHERE "
+                         "code = 'N1'\"",
+                         tmp, db),
+                     0);
+    assert_string_equal(q, "0\n");
 }
 
 int main(void)
@@ -137,6 +224,7 @@ int main(void)
         cmocka_unit_test(test_check_broken_file_is_located),
         cmocka_unit_test(test_help_for_every_command),
         cmocka_unit_test(test_demo_is_created_once),
+        cmocka_unit_test(test_registry_commands),
     };
     return cmocka_run_group_tests_name("integration: command line", tests, setup, teardown);
 }

@@ -33,6 +33,35 @@ struct fixture {
     struct arena *a;
 };
 
+/* The registry writes with the few fields these tests vary; consent is recorded. */
+static int put_org(struct store *s, const char *parent, const char *level, const char *code,
+                   const char *name, struct err *e)
+{
+    struct org_rec o = {.code = code, .parent_code = parent, .level = level, .name = name};
+    return store_put_org(s, &o, NULL, e);
+}
+
+static int put_programme(struct store *s, const char *org, const char *code, const char *form,
+                         const char *title, int year, struct err *e)
+{
+    return store_put_programme(s, org, code, form, title, year, NULL, e);
+}
+
+static int put_participant(struct store *s, const char *code, const char *org,
+                           const char *programme, const char *role, const char *kind,
+                           int birth_year, struct err *e)
+{
+    struct participant_rec p = {.code = code,
+                                .org_code = org,
+                                .programme_code = programme,
+                                .role = role,
+                                .kind = kind,
+                                .birth_year = birth_year,
+                                .experience_years = -1,
+                                .consent_date = "2026-09-01"};
+    return store_put_participant(s, &p, NULL, e);
+}
+
 static struct question test_questions[] = {
     {.id = "q1", .type = Q_YESNO},
     {.id = "q2", .type = Q_SCALE, .min = 1, .max = 10},
@@ -111,11 +140,10 @@ static void open_with_registry(struct fixture *f)
 {
     struct err e = {0};
     assert_int_equal(store_open(f->path, &migrate_opt, &f->s, &e), STORE_OK);
-    assert_int_equal(store_put_org(f->s, NULL, "region", "r1", "Region", &e), STORE_OK);
-    assert_int_equal(store_put_org(f->s, "r1", "organisation", "m1", "School 1", &e), STORE_OK);
-    assert_int_equal(store_put_programme(f->s, "m1", "pr1", "pupil-pupil", "Peers", 2025, &e),
-                     STORE_OK);
-    assert_int_equal(store_put_participant(f->s, "p1", "m1", "pr1", "mentee", "pupil", 2010, &e),
+    assert_int_equal(put_org(f->s, NULL, "region", "r1", "Region", &e), STORE_OK);
+    assert_int_equal(put_org(f->s, "r1", "organisation", "m1", "School 1", &e), STORE_OK);
+    assert_int_equal(put_programme(f->s, "m1", "pr1", "pupil-pupil", "Peers", 2025, &e), STORE_OK);
+    assert_int_equal(put_participant(f->s, "p1", "m1", "pr1", "mentee", "pupil", 2010, &e),
                      STORE_OK);
 }
 
@@ -185,7 +213,10 @@ static void test_migrate_creates_schema(void **state)
                 "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_schema "
                 "WHERE type = 'table' ORDER BY name)",
                 names, sizeof names);
-    assert_string_equal(names, "answers,invitations,meta,orgs,participants,programmes,responses");
+    assert_string_equal(
+        names,
+        "answers,campaigns,drafts,figures,invitations,meta,orgs,pairs,participants,programmes,"
+        "response_scores,responses,survey_versions");
     assert_int_equal(direct_int(f->path, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' "
                                          "AND name IN ('invitations_survey', 'responses_survey')"),
                      2);
@@ -362,9 +393,9 @@ static void test_orgs(void **state)
     struct fixture *f = *state;
     struct err e = {0};
     assert_int_equal(store_open(f->path, &migrate_opt, &f->s, &e), STORE_OK);
-    assert_int_equal(store_put_org(f->s, NULL, "region", "r1", "Region", &e), STORE_OK);
-    assert_int_equal(store_put_org(f->s, "r1", "municipality", "m1", "Town", &e), STORE_OK);
-    assert_int_equal(store_put_org(f->s, "r1", "municipality", "m1", "Town 2", &e), STORE_OK);
+    assert_int_equal(put_org(f->s, NULL, "region", "r1", "Region", &e), STORE_OK);
+    assert_int_equal(put_org(f->s, "r1", "municipality", "m1", "Town", &e), STORE_OK);
+    assert_int_equal(put_org(f->s, "r1", "municipality", "m1", "Town 2", &e), STORE_OK);
     assert_int_equal(direct_int(f->path, "SELECT count(*) FROM orgs"), 2);
     char name[64];
     direct_text(f->path, "SELECT name FROM orgs WHERE code = 'm1'", name, sizeof name);
@@ -375,13 +406,12 @@ static void test_orgs(void **state)
     assert_int_equal(direct_int(f->path, "SELECT parent_id IS NULL FROM orgs WHERE code = 'r1'"),
                      1);
 
-    assert_int_equal(store_put_org(f->s, "nope", "organisation", "o1", "School", &e),
-                     STORE_NOT_FOUND);
+    assert_int_equal(put_org(f->s, "nope", "organisation", "o1", "School", &e), STORE_NOT_FOUND);
     assert_string_equal(e.file, f->path);
-    assert_string_equal(e.msg, "store: put organisation o1: unknown parent organisation \"nope\"");
+    assert_string_equal(e.msg, "unknown parent organisation \"nope\"");
     assert_int_equal(direct_int(f->path, "SELECT count(*) FROM orgs"), 2);
 
-    assert_int_equal(store_put_org(f->s, NULL, "planet", "x1", "Earth", &e), STORE_ERROR);
+    assert_int_equal(put_org(f->s, NULL, "planet", "x1", "Earth", &e), STORE_ERROR);
     assert_string_equal(e.msg, "store: put organisation x1: CHECK constraint failed: level IN "
                                "('region', 'municipality', 'organisation')");
 
@@ -394,35 +424,33 @@ static void test_programmes_and_participants(void **state)
     struct fixture *f = *state;
     struct err e = {0};
     open_with_registry(f);
-    assert_int_equal(store_put_programme(f->s, "m1", "pr1", "pupil-pupil", "Peers 2", 2026, &e),
+    assert_int_equal(put_programme(f->s, "m1", "pr1", "pupil-pupil", "Peers 2", 2026, &e),
                      STORE_OK);
     assert_int_equal(direct_int(f->path, "SELECT count(*) FROM programmes"), 1);
     char title[64];
     direct_text(f->path, "SELECT title || '/' || year FROM programmes", title, sizeof title);
     assert_string_equal(title, "Peers 2/2026");
-    assert_int_equal(store_put_programme(f->s, "zz", "pr2", "f", "T", 2025, &e), STORE_NOT_FOUND);
-    assert_string_equal(e.msg, "store: put programme pr2: unknown organisation \"zz\"");
+    assert_int_equal(put_programme(f->s, "zz", "pr2", "f", "T", 2025, &e), STORE_NOT_FOUND);
+    assert_string_equal(e.msg, "unknown organisation \"zz\"");
 
     assert_int_equal(direct_int(f->path, "SELECT birth_year FROM participants"), 2010);
     assert_int_equal(direct_int(f->path, "SELECT programme_id = (SELECT id FROM programmes) "
                                          "FROM participants"),
                      1);
-    assert_int_equal(store_put_participant(f->s, "p1", "m1", NULL, "mentor", "teacher", 0, &e),
-                     STORE_OK);
+    assert_int_equal(put_participant(f->s, "p1", "m1", NULL, "mentor", "teacher", 0, &e), STORE_OK);
     assert_int_equal(direct_int(f->path, "SELECT count(*) FROM participants"), 1);
     assert_int_equal(direct_int(f->path, "SELECT birth_year IS NULL AND programme_id IS NULL "
                                          "AND role = 'mentor' AND kind = 'teacher' "
                                          "FROM participants"),
                      1);
 
-    assert_int_equal(store_put_participant(f->s, "p2", "zz", "pr1", "mentee", "pupil", 0, &e),
+    assert_int_equal(put_participant(f->s, "p2", "zz", "pr1", "mentee", "pupil", 0, &e),
                      STORE_NOT_FOUND);
-    assert_string_equal(e.msg, "store: put participant p2: unknown organisation \"zz\"");
-    assert_int_equal(store_put_participant(f->s, "p2", "m1", "zz", "mentee", "pupil", 0, &e),
+    assert_string_equal(e.msg, "unknown organisation \"zz\"");
+    assert_int_equal(put_participant(f->s, "p2", "m1", "zz", "mentee", "pupil", 0, &e),
                      STORE_NOT_FOUND);
-    assert_string_equal(e.msg, "store: put participant p2: unknown programme \"zz\"");
-    assert_int_equal(store_put_participant(f->s, "p2", "m1", NULL, "boss", "pupil", 0, &e),
-                     STORE_ERROR);
+    assert_string_equal(e.msg, "unknown programme \"zz\"");
+    assert_int_equal(put_participant(f->s, "p2", "m1", NULL, "boss", "pupil", 0, &e), STORE_ERROR);
     assert_non_null(strstr(e.msg, "store: put participant p2: CHECK constraint failed"));
     assert_int_equal(direct_int(f->path, "SELECT count(*) FROM participants"), 1);
 }
@@ -461,7 +489,7 @@ static void test_invitations(void **state)
 
     strcpy(other, "unchanged");
     assert_int_equal(store_put_invitation(f->s, "zz", "mentee-final", other, &e), STORE_NOT_FOUND);
-    assert_string_equal(e.msg, "store: put invitation for zz: unknown participant \"zz\"");
+    assert_string_equal(e.msg, "unknown participant \"zz\"");
     assert_string_equal(other, "unchanged");
     assert_int_equal(direct_int(f->path, "SELECT count(*) FROM invitations"), 2);
 }
@@ -622,7 +650,7 @@ static void test_transactions(void **state)
     open_with_registry(f);
 
     assert_int_equal(store_begin(f->s, &e), STORE_OK);
-    assert_int_equal(store_put_org(f->s, "r1", "organisation", "gone", "Gone", &e), STORE_OK);
+    assert_int_equal(put_org(f->s, "r1", "organisation", "gone", "Gone", &e), STORE_OK);
     store_rollback(f->s);
     assert_int_equal(store_org_exists(f->s, "gone", &e), STORE_NOT_FOUND);
     store_rollback(f->s);
@@ -632,7 +660,7 @@ static void test_transactions(void **state)
     new_invitation(f, "mentee-final", &inv);
     new_invitation(f, "mentee-final", &inv2);
     assert_int_equal(store_begin(f->s, &e), STORE_OK);
-    assert_int_equal(store_put_org(f->s, "r1", "organisation", "kept", "Kept", &e), STORE_OK);
+    assert_int_equal(put_org(f->s, "r1", "organisation", "kept", "Kept", &e), STORE_OK);
     assert_int_equal(store_put_response(f->s, &inv, &test_response, &e), STORE_OK);
     assert_int_equal(store_put_response(f->s, &inv, &test_response, &e), STORE_DUPLICATE);
     assert_int_equal(store_put_response(f->s, &inv2, &twice_response, &e), STORE_ERROR);
@@ -731,7 +759,7 @@ static void test_busy_timeout_waits(void **state)
     assert_int_equal(store_open(f->path, NULL, &s2, &e), STORE_OK);
 
     assert_int_equal(store_begin(f->s, &e), STORE_OK);
-    assert_int_equal(store_put_org(f->s, "r1", "organisation", "held", "Held", &e), STORE_OK);
+    assert_int_equal(put_org(f->s, "r1", "organisation", "held", "Held", &e), STORE_OK);
     struct holder h = {f->s, -5};
     pthread_t t;
     double start = now_ms();
