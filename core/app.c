@@ -180,8 +180,12 @@ static int app_is_get(const struct http_req *q)
 
 static void app_health(struct app *app, struct http_resp *r)
 {
+    struct err e = {0};
     int version = store_schema_version(app->store);
-    if (version != store_schema_latest()) {
+    if (store_ping(app->store, &e) != STORE_OK) {
+        char msg[1024];
+        err_format(&e, msg, sizeof msg);
+        log_msg(LOG_ERROR, "health check: %s", msg);
         app_json_error(r, 503, "database is not available");
         return;
     }
@@ -206,18 +210,27 @@ void app_handle(struct app *app, struct http_req *q, struct http_resp *r)
         participant_handle(app, q, r, path + 3);
         return;
     }
+    int known = strcmp(path, "/healthz") == 0 || strcmp(path, "/") == 0;
+    if (!known) {
+        app_error_page(app, q, r, 404, "not_found");
+        return;
+    }
     if (!app_is_get(q)) {
         http_header(r, "Allow", "GET, HEAD");
         app_error_page(app, q, r, 405, "method");
         return;
     }
-    if (strcmp(path, "/healthz") == 0) {
+    if (strcmp(path, "/healthz") == 0)
         app_health(app, r);
-        return;
-    }
-    if (strcmp(path, "/") == 0) {
+    else
         app_error_page(app, q, r, 200, "index");
-        return;
-    }
-    app_error_page(app, q, r, 404, "not_found");
+}
+
+void app_refuse(struct app *app, struct http_req *q, struct http_resp *r, int status)
+{
+    app_security_headers(r);
+    app_error_page(app, q, r, status,
+                   status == 413   ? "too_large"
+                   : status == 400 ? "bad_request"
+                                   : "unavailable");
 }

@@ -37,11 +37,13 @@ struct app {
     const struct app_defs *defs;
     struct store *store;
     unsigned char secret[CRYPTO_KEY_BYTES];
-    size_t max_body;
 };
 
 /* Answers one request. Never fails: internal errors become a 500 page (and a log line). */
 void app_handle(struct app *app, struct http_req *q, struct http_resp *r);
+
+/* Answers a request the server refused before routing (400, 413, 500) with its page. */
+void app_refuse(struct app *app, struct http_req *q, struct http_resp *r, int status);
 
 /* The language of the page: "en" when asked for (?lang=en or Accept-Language) and present. */
 const char *app_lang(const struct app *app, const struct http_req *q);

@@ -32,21 +32,21 @@ struct arena {
     size_t used;
 };
 
-static long fail_countdown;
+static long arena_fail_countdown;
 
 void arena_fail_after(long n)
 {
-    fail_countdown = n;
+    arena_fail_countdown = n;
 }
 
-static int injected_failure(void)
+static int arena_injected_failure(void)
 {
-    if (fail_countdown > 0 && --fail_countdown == 0)
+    if (arena_fail_countdown > 0 && --arena_fail_countdown == 0)
         return 1;
     return 0;
 }
 
-static struct chunk *chunk_new(size_t want)
+static struct chunk *arena_chunk_new(size_t want)
 {
     size_t size = want > ARENA_CHUNK ? want : ARENA_CHUNK;
     if (size > SIZE_MAX - sizeof(struct chunk))
@@ -62,12 +62,12 @@ static struct chunk *chunk_new(size_t want)
 
 struct arena *arena_new(void)
 {
-    if (injected_failure())
+    if (arena_injected_failure())
         return NULL;
     struct arena *a = calloc(1, sizeof *a);
     if (!a)
         return NULL;
-    a->head = chunk_new(ARENA_CHUNK);
+    a->head = arena_chunk_new(ARENA_CHUNK);
     if (!a->head) {
         free(a);
         return NULL;
@@ -75,7 +75,7 @@ struct arena *arena_new(void)
     return a;
 }
 
-static void run_cleanups(struct arena *a)
+static void arena_run_cleanups(struct arena *a)
 {
     struct cleanup *c = a->cleanups;
     a->cleanups = NULL;
@@ -88,7 +88,7 @@ static void run_cleanups(struct arena *a)
 
 void arena_reset(struct arena *a)
 {
-    run_cleanups(a);
+    arena_run_cleanups(a);
     /* The head is always a standard chunk (big allocations go behind it): keep it. */
     struct chunk *c = a->head->next;
     while (c) {
@@ -107,7 +107,7 @@ void arena_free(struct arena *a)
 {
     if (!a)
         return;
-    run_cleanups(a);
+    arena_run_cleanups(a);
     struct chunk *c = a->head;
     while (c) {
         struct chunk *next = c->next;
@@ -117,25 +117,25 @@ void arena_free(struct arena *a)
     free(a);
 }
 
-static size_t align_up(size_t n)
+static size_t arena_align_up(size_t n)
 {
     return (n + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1);
 }
 
 void *arena_alloc(struct arena *a, size_t n)
 {
-    if (injected_failure())
+    if (arena_injected_failure())
         return NULL;
     if (n == 0)
         n = 1;
     if (n > SIZE_MAX / 2)
         return NULL;
-    size_t need = align_up(n);
+    size_t need = arena_align_up(n);
     struct chunk *c = a->head;
     if (c->size - c->used < need) {
         /* Big requests get a chunk of their own behind the current one, so the space
          * left in the current chunk stays usable. */
-        struct chunk *fresh = chunk_new(need);
+        struct chunk *fresh = arena_chunk_new(need);
         if (!fresh)
             return NULL;
         if (need > ARENA_CHUNK / 4) {
@@ -175,9 +175,9 @@ void *arena_realloc(struct arena *a, void *p, size_t old, size_t n)
         return p;
     struct chunk *c = a->head;
     if (p == a->last && (unsigned char *)p + a->last_size == c->data + c->used) {
-        size_t need = align_up(n);
+        size_t need = arena_align_up(n);
         if (need - a->last_size <= c->size - c->used) {
-            if (injected_failure())
+            if (arena_injected_failure())
                 return NULL;
             c->used += need - a->last_size;
             a->used += need - a->last_size;

@@ -42,11 +42,12 @@ void log_redact_path(const char *path, char *out, size_t size)
     if (strncmp(path, "/s/", 3) == 0) {
         const char *rest = strchr(path + 3, '/');
         snprintf(out, size, "/s/:token%s", rest ? rest : "");
-        return;
+    } else {
+        snprintf(out, size, "%s", path);
     }
-    snprintf(out, size, "%s", path);
+    /* A path is the client's text: nothing in it may end the quoted field or the line. */
     for (char *p = out; *p; p++)
-        if (*p == '"' || (unsigned char)*p < 0x20)
+        if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20 || *p == 0x7f)
             *p = '?';
 }
 

@@ -28,17 +28,18 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#define SERVER_MAX_WORKERS  256
-#define SERVER_BACKLOG      1024
-#define SERVER_STOP_GRACE_S 30
+#define SERVER_MAX_WORKERS    256
+#define SERVER_BACKLOG        1024
+#define SERVER_STOP_GRACE_S   30
+#define SERVER_READ_TIMEOUT_S 30
 
 static volatile sig_atomic_t server_stop;
-static volatile sig_atomic_t server_child_exited;
 
 static void server_on_stop(int sig)
 {
@@ -47,10 +48,10 @@ static void server_on_stop(int sig)
     FCGX_ShutdownPending();
 }
 
+/* SIGCHLD only has to interrupt the master's sigsuspend(); waitpid() does the rest. */
 static void server_on_child(int sig)
 {
     (void)sig;
-    server_child_exited = 1;
 }
 
 static int server_signals(sigset_t *blocked_out, sigset_t *orig_out)
@@ -66,7 +67,9 @@ static int server_signals(sigset_t *blocked_out, sigset_t *orig_out)
     if (sigaction(SIGCHLD, &sa, NULL) < 0)
         return -1;
     sa.sa_handler = SIG_IGN;
-    if (sigaction(SIGPIPE, &sa, NULL) < 0)
+    /* Installed before FCGX_Init(), which otherwise takes SIGUSR1 as "stop accepting" and
+     * leaves a worker spinning on failed accepts. */
+    if (sigaction(SIGPIPE, &sa, NULL) < 0 || sigaction(SIGUSR1, &sa, NULL) < 0)
         return -1;
     sigemptyset(blocked_out);
     sigaddset(blocked_out, SIGTERM);
@@ -116,7 +119,11 @@ static int server_listen(const char *path, int mode, struct err *e)
         close(fd);
         return -1;
     }
-    if (chmod(path, (mode_t)mode) < 0 || listen(fd, SERVER_BACKLOG) < 0) {
+    /* A local client that connects and sends nothing must not pin a worker for ever: accepted
+     * sockets inherit this receive timeout. */
+    struct timeval tv = {.tv_sec = SERVER_READ_TIMEOUT_S};
+    if (chmod(path, (mode_t)mode) < 0 || listen(fd, SERVER_BACKLOG) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0) {
         err_set(e, path, 0, 0, "listen: %s", strerror(errno));
         close(fd);
         unlink(path);
@@ -193,7 +200,7 @@ static int server_read_request(FCGX_Request *fr, struct arena *a, size_t max_bod
     if (len > max_body) {
         /* Read and drop a moderately oversized body so that nginx, still sending it, sees
          * our 413 rather than a reset connection (which it would turn into a 502). */
-        if (len <= 16 * max_body) {
+        if (len / 16 <= max_body) {
             char sink[8192];
             while (FCGX_GetStr(sink, (int)sizeof sink, fr->in) > 0)
                 ;
@@ -248,7 +255,7 @@ static int server_worker(const struct server_config *cfg, const struct app_defs 
 {
     struct err e = {0};
     struct store_options opt = {.synchronous = cfg->synchronous, .migrate = 0};
-    struct app app = {.defs = defs, .max_body = cfg->max_body};
+    struct app app = {.defs = defs};
     char msg[1024];
     if (store_open(cfg->db_path, &opt, &app.store, &e) < 0 ||
         store_secret(app.store, app.secret, &e) < 0) {
@@ -271,7 +278,18 @@ static int server_worker(const struct server_config *cfg, const struct app_defs 
     while (!server_stop) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
         int n = ppoll(&p, 1, NULL, orig_mask);
-        if (n <= 0)
+        if (n < 0 && errno != EINTR) {
+            log_msg(LOG_ERROR, "poll failed: %s", strerror(errno));
+            rc = -1;
+            break;
+        }
+        /* Under steady load ppoll() returns with a connection ready before a pending SIGTERM
+         * is delivered, and the mask is back in place on return: look for it. */
+        sigset_t pending;
+        if (sigpending(&pending) == 0 &&
+            (sigismember(&pending, SIGTERM) || sigismember(&pending, SIGINT)))
+            server_stop = 1;
+        if (n <= 0 || server_stop)
             continue;
         int got = FCGX_Accept_r(&fr);
         if (got < 0) {
@@ -287,14 +305,17 @@ static int server_worker(const struct server_config *cfg, const struct app_defs 
         struct http_resp r;
         http_resp_init(&r, a);
         int status = server_read_request(&fr, a, cfg->max_body, ++seq, &q);
-        if (status == 413 || status == 400)
-            app_error_page(&app, &q, &r, status, status == 413 ? "too_large" : "bad_request");
-        else if (status)
-            server_plain_error(&r, status);
+        if (status)
+            app_refuse(&app, &q, &r, status);
         else
             app_handle(&app, &q, &r);
-        if (buf_failed(&r.headers) || buf_failed(&r.body))
+        if (buf_failed(&r.headers) || buf_failed(&r.body)) {
+            log_msg(LOG_ERROR,
+                    "req=%s the response could not be built (out of memory or a "
+                    "template error above)",
+                    q.request_id ? q.request_id : "-");
             server_plain_error(&r, 500);
+        }
         server_write(&fr, &r);
         FCGX_Finish_r(&fr);
         log_request(q.request_id ? q.request_id : "-", q.method ? q.method : "-",
@@ -310,6 +331,7 @@ static int server_worker(const struct server_config *cfg, const struct app_defs 
 struct server_slot {
     pid_t pid;
     time_t started;
+    int backoff; /* seconds waited before the last restart */
 };
 
 static pid_t server_spawn(const struct server_config *cfg, const struct app_defs *defs, int fd,
@@ -386,7 +408,7 @@ int server_run(const struct server_config *cfg, struct err *e)
     store_close(st);
 
     sigset_t blocked, orig;
-    if (FCGX_Init() != 0 || server_signals(&blocked, &orig) < 0) {
+    if (server_signals(&blocked, &orig) < 0 || FCGX_Init() != 0) {
         app_defs_free(&defs);
         return err_set(e, "", 0, 0, "cannot set up FastCGI or signals: %s", strerror(errno));
     }
@@ -425,9 +447,16 @@ int server_run(const struct server_config *cfg, struct err *e)
                 log_msg(LOG_ERROR, "worker %d ended (%s %d); starting another", (int)pid,
                         WIFSIGNALED(status) ? "signal" : "status",
                         WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-                /* A worker that cannot even start would otherwise be respawned in a loop. */
-                if (time(NULL) - slots[i].started < 1)
-                    sleep(1);
+                /* A worker that cannot even start would otherwise be respawned in a loop: wait
+                 * longer each time it dies young, up to a minute. */
+                if (time(NULL) - slots[i].started < 2) {
+                    slots[i].backoff = slots[i].backoff ? slots[i].backoff * 2 : 1;
+                    if (slots[i].backoff > 60)
+                        slots[i].backoff = 60;
+                    sleep((unsigned)slots[i].backoff);
+                } else {
+                    slots[i].backoff = 0;
+                }
                 slots[i].pid = server_spawn(cfg, &defs, fd, &orig, &is_child, &child_rc);
                 slots[i].started = time(NULL);
                 break;

@@ -7,29 +7,35 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 var=$root/var
 bin=$root/build/anketa
 cd "$root"
+# The database holds personal links and children's answers.
+umask 077
 mkdir -p "$var"
 
+# Stops what a pid file names, but only if it is still ours: after a reboot the number may
+# belong to another program.
 stop_pidfile() {
-    local f=$1 pid
+    local f=$1 want=$2 pid
     [ -f "$f" ] || return 0
     pid=$(cat "$f" 2>/dev/null || true)
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null &&
+        tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$want"; then
         kill -TERM "$pid" 2>/dev/null || true
         for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     fi
     rm -f "$f"
 }
-stop_pidfile "$var/nginx.pid"
-stop_pidfile "$var/anketa.pid"
+stop_pidfile "$var/nginx.pid" "nginx"
+stop_pidfile "$var/anketa.pid" "anketa serve"
 
 "$bin" init --db "$var/anketa.db" >/dev/null
-links=$("$bin" demo --db "$var/anketa.db" --surveys surveys --data docs/samples/demo.json)
+links=$("$bin" demo --db "$var/anketa.db" --surveys surveys --samples docs/samples)
 "$root/scripts/nginx-conf.sh" "$root" "$var" "$port" "$var/anketa.sock" 1m "$var/nginx.conf"
 
 anketa_pid= nginx_pid=
 cleanup() {
     trap - INT TERM EXIT
-    [ -n "$nginx_pid" ] && kill -TERM "$nginx_pid" 2>/dev/null || true
+    # SIGQUIT: nginx finishes the requests it is serving, then stops.
+    [ -n "$nginx_pid" ] && kill -QUIT "$nginx_pid" 2>/dev/null || true
     [ -n "$anketa_pid" ] && kill -TERM "$anketa_pid" 2>/dev/null || true
     wait 2>/dev/null || true
     # A newer `make run` may have taken over: leave its pid file alone.
@@ -61,6 +67,11 @@ for _ in $(seq 100); do
     fi
     sleep 0.1
 done
+if ! curl -fsS -o /dev/null "http://127.0.0.1:$port/healthz" 2>/dev/null; then
+    echo "anketa does not answer through nginx on port $port; the logs say:" >&2
+    tail -n 5 "$var/anketa.log" "$var/nginx-error.log" >&2
+    exit 1
+fi
 
 base="http://127.0.0.1:$port"
 echo
@@ -75,4 +86,8 @@ done <<< "$links"
 echo "  survey definitions (JSON):  $base/api/v1/surveys"
 echo "  health check:  $base/healthz"
 echo
-wait "$anketa_pid" "$nginx_pid"
+# Whichever stops first (a crash, a kill) ends the run: no nginx answering 502 alone.
+status=0
+wait -n "$anketa_pid" "$nginx_pid" || status=$?
+echo "anketa or nginx stopped (status $status); see var/anketa.log and var/nginx-error.log" >&2
+exit "$status"

@@ -1,6 +1,6 @@
 #!/bin/bash
-# Runs test binaries one after another, shows their cmocka output, and ends with one line
-# that adds them up. Exits non-zero when any test failed or any binary did not finish.
+# Runs test binaries one after another, shows their cmocka output, and ends with cmocka's
+# summary lines for all of them together. Exits non-zero when any test failed or any binary did not finish.
 set -u
 passed=0 failed=0 broken=0
 for t in "$@"; do
@@ -21,5 +21,8 @@ for t in "$@"; do
         broken=$((broken + 1))
     fi
 done
-echo "total: $passed passed, $((failed + broken)) failed"
+# The same closing lines as cmocka's, for all binaries together.
+echo "[==========] $((passed + failed)) test(s) run across $# programs."
+echo "[  PASSED  ] $passed test(s)."
+[ $((failed + broken)) -gt 0 ] && echo "[  FAILED  ] $((failed + broken)) test(s)."
 [ "$failed" -eq 0 ] && [ "$broken" -eq 0 ]
