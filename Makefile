@@ -7,7 +7,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
 BASE_CFLAGS := -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) -Icore $(PKG_CFLAGS)
-LIBS     := $(PKG_LIBS) -lfcgi
+LIBS     := $(PKG_LIBS) -lfcgi -lm
 
 RELEASE_CFLAGS := -O2 -g -fstack-protector-strong -D_FORTIFY_SOURCE=2
 ASAN_CFLAGS    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
@@ -25,7 +25,7 @@ INTEG_BIN := $(INTEG_SRC:tests/integration/%.c=build/asan/itests/%)
 
 PORT ?= 8080
 
-.PHONY: all deps run test unit integration clang-check format format-check clean
+.PHONY: all deps run test unit integration clang-check js-test format format-check clean
 all: build/anketa
 
 deps:
@@ -61,7 +61,8 @@ TEST_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 
             UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 test: deps
-	@$(MAKE) --no-print-directory clang-check format-check $(UNIT_BIN) build/asan/anketa $(INTEG_BIN)
+	@$(MAKE) --no-print-directory clang-check format-check js-test $(UNIT_BIN) build/asan/anketa \
+	    $(INTEG_BIN)
 	@$(TEST_ENV) ANKETA_BIN=build/asan/anketa ANKETA_ROOT=$(CURDIR) tests/run.sh $(UNIT_BIN) $(INTEG_BIN)
 
 unit: $(UNIT_BIN)
@@ -77,12 +78,17 @@ clang-check:
 
 build/clang/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) -O2 -c $< -o $@
+	$(CC) $(BASE_CFLAGS) -O2 -MMD -MP -c $< -o $@
 
 build/clang/anketa: $(LIB_SRC:%.c=build/clang/%.o) build/clang/core/main.o
 	$(CC) -o $@ $^ $(LIBS)
 
 FORMAT_FILES = $(wildcard core/*.[ch] tests/unit/*.c tests/integration/*.[ch] plugins/*/*.[ch])
+
+# The browser's copy of the expression language runs the same vectors as the C one.
+js-test:
+	@echo "== node --test tests/js/"
+	@node --test tests/js/
 
 format:
 	clang-format -i $(FORMAT_FILES)
@@ -91,10 +97,101 @@ format-check:
 	@echo "== clang-format check"
 	@clang-format --dry-run --Werror $(FORMAT_FILES)
 
-run: deps build/anketa
+# A sub-make: pkg-config runs only after deps has installed the libraries it describes.
+run: deps
+	@$(MAKE) --no-print-directory build/anketa
 	@scripts/run.sh $(PORT)
 
 clean:
 	rm -rf build
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+# ---------------------------------------------------------------------------------------------
+# Installation and the Debian package (docs/deploy.md).
+#
+# `make install` puts a release build under PREFIX (DESTDIR stages it elsewhere): the binary,
+# the man page, and share/anketa/{web,surveys,lua}, which belong to the installation and are
+# replaced on every install. The configuration, /etc/anketa/anketa.conf, is written only when
+# absent, so an administrator's file is never overwritten; its paths point at PREFIX, and that
+# is how the installed binary finds its data (the built-in defaults stay those of the source
+# tree, for `make run`). `make uninstall` removes what install put, never the configuration or
+# the database. `make deb` stages an install with PREFIX=/usr and wraps it with deploy/debian
+# into build/anketa_VERSION_ARCH.deb.
+
+VERSION := $(shell cat VERSION)
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BINDIR   = $(PREFIX)/bin
+DATADIR  = $(PREFIX)/share/anketa
+MANDIR   = $(PREFIX)/share/man
+CONFDIR  = /etc/anketa
+DATA_DIRS := web surveys lua
+
+# The version has one home, VERSION; main.c is given it here.
+MAIN_OBJS := build/rel/core/main.o build/asan/core/main.o build/clang/core/main.o
+$(MAIN_OBJS): VERSION
+$(MAIN_OBJS): BASE_CFLAGS += -DANKETA_VERSION='"$(VERSION)"'
+
+.PHONY: install uninstall deb
+
+install: build/anketa
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DATADIR)
+	install -m 0755 build/anketa $(DESTDIR)$(BINDIR)/anketa
+	install -m 0644 docs/anketa.1 $(DESTDIR)$(MANDIR)/man1/anketa.1
+	@set -e; for d in $(DATA_DIRS); do \
+	    rm -rf "$(DESTDIR)$(DATADIR)/$$d"; \
+	    [ -d $$d ] || continue; \
+	    files=$$(find $$d -type f ! -name '.*' | sort); \
+	    for f in $$files; do install -D -m 0644 "$$f" "$(DESTDIR)$(DATADIR)/$$f"; done; \
+	    [ -z "$$files" ] || echo "installed $$d/ into $(DESTDIR)$(DATADIR)/$$d"; \
+	done
+	@if [ -e $(DESTDIR)$(CONFDIR)/anketa.conf ]; then \
+	    echo "kept the existing $(DESTDIR)$(CONFDIR)/anketa.conf"; \
+	else \
+	    install -d $(DESTDIR)$(CONFDIR) && \
+	    sed 's|/usr/share/anketa|$(DATADIR)|g' deploy/anketa.conf \
+	        > $(DESTDIR)$(CONFDIR)/anketa.conf && \
+	    chmod 0644 $(DESTDIR)$(CONFDIR)/anketa.conf && \
+	    echo "wrote $(DESTDIR)$(CONFDIR)/anketa.conf"; \
+	fi
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/anketa $(DESTDIR)$(MANDIR)/man1/anketa.1
+	rm -rf $(addprefix $(DESTDIR)$(DATADIR)/,$(DATA_DIRS))
+	@rmdir $(DESTDIR)$(DATADIR) 2>/dev/null || true
+	@echo "kept $(DESTDIR)$(CONFDIR)/anketa.conf and the database"
+
+DEB_ARCH  = $(shell dpkg --print-architecture)
+DEB_STAGE = build/deb/anketa
+DEB_FILE  = build/anketa_$(VERSION)_$(DEB_ARCH).deb
+DEB_DOC   = $(DEB_STAGE)/usr/share/doc/anketa
+
+deb: build/anketa
+	@test "$$(dpkg-parsechangelog -l deploy/debian/changelog -S Version)" = "$(VERSION)" || \
+	    { echo "deploy/debian/changelog: its newest entry is not version $(VERSION)"; exit 1; }
+	rm -rf build/deb
+	@$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/$(DEB_STAGE) PREFIX=/usr
+	strip --strip-unneeded --remove-section=.comment --remove-section=.note \
+	    $(DEB_STAGE)/usr/bin/anketa
+	gzip -9n $(DEB_STAGE)/usr/share/man/man1/anketa.1
+	install -D -m 0644 deploy/anketa.service $(DEB_STAGE)/lib/systemd/system/anketa.service
+	install -D -m 0644 deploy/debian/copyright $(DEB_DOC)/copyright
+	gzip -9n < deploy/debian/changelog > $(DEB_DOC)/changelog.gz
+	gzip -9n < docs/deploy.md > $(DEB_DOC)/deploy.md.gz
+	install -D -m 0644 deploy/nginx-site.conf $(DEB_DOC)/examples/nginx-site.conf
+	find $(DEB_STAGE) -type d -exec chmod 0755 {} +
+	install -d $(DEB_STAGE)/DEBIAN build/deb/debian
+	install -m 0644 deploy/debian/conffiles $(DEB_STAGE)/DEBIAN/conffiles
+	install -m 0755 deploy/debian/postinst deploy/debian/prerm deploy/debian/postrm \
+	    $(DEB_STAGE)/DEBIAN/
+	printf 'Source: anketa\n\nPackage: anketa\nArchitecture: any\n' > build/deb/debian/control
+	cd build/deb && dpkg-shlibdeps -O anketa/usr/bin/anketa > shlibs.substvars
+	cd $(DEB_STAGE) && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | sort -z | \
+	    xargs -0 md5sum > DEBIAN/md5sums
+	sed -e 's|@VERSION@|$(VERSION)|' -e 's|@ARCH@|$(DEB_ARCH)|' \
+	    -e "s|@MAINTAINER@|$$(dpkg-parsechangelog -l deploy/debian/changelog -S Maintainer)|" \
+	    -e "s|@SIZE@|$$(du -sk --exclude=DEBIAN $(DEB_STAGE) | cut -f1)|" \
+	    -e "s|@DEPENDS@|$$(sed -n 's/^shlibs:Depends=//p' build/deb/shlibs.substvars)|" \
+	    deploy/debian/control.in > $(DEB_STAGE)/DEBIAN/control
+	dpkg-deb --root-owner-group --build $(DEB_STAGE) $(DEB_FILE)

@@ -1,12 +1,17 @@
 #!/bin/sh
 # Installs the Debian packages anketa needs to build, run and test, if any is missing.
 # Non-interactive; needs root only when something has to be installed.
+# nodejs runs the browser's expression evaluator against the shared test vectors.
+# The last line is for tests/integration/test_install.c: dpkg-dev builds the .deb
+# (dpkg-shlibdeps, dpkg-parsechangelog), lintian checks it, systemd-analyze verifies the
+# unit, openssl makes the test certificate for the nginx site, groff checks the man page.
 set -eu
 
 PACKAGES="build-essential pkg-config clang clang-format
 libfcgi-dev libsqlite3-dev liblua5.4-dev libyaml-dev libjansson-dev libsodium-dev
 libcmocka-dev libcurl4-openssl-dev
-nginx-light sqlite3 curl wrk"
+nginx-light sqlite3 curl wrk nodejs
+dpkg-dev lintian systemd openssl groff-base"
 
 missing=""
 for p in $PACKAGES; do

@@ -1,0 +1,81 @@
+/*
+ * config: the settings of `anketa serve`, from three sources checked by one set of rules:
+ * built-in defaults, then the configuration file (/etc/anketa/anketa.conf: `key = value`
+ * lines, `#` comments), then command-line options. A later source overrides an earlier one.
+ *
+ * Values are copied into the struct, so a struct config owns everything it points to and
+ * needs no freeing.
+ */
+#ifndef ANKETA_CONFIG_H
+#define ANKETA_CONFIG_H
+
+#include "log.h"
+
+#include <stddef.h>
+
+struct err;
+struct server_config;
+
+/* The file `anketa serve` reads when no --config is given (and runs without if it is absent). */
+#define CONFIG_DEFAULT_PATH "/etc/anketa/anketa.conf"
+
+#define CONFIG_PATH_MAX    4096
+#define CONFIG_MAX_WORKERS 256
+
+enum config_key {
+    CONFIG_SOCKET,
+    CONFIG_SOCKET_MODE,
+    CONFIG_WORKERS,
+    CONFIG_DB,
+    CONFIG_SURVEYS,
+    CONFIG_WEB,
+    CONFIG_MAX_BODY,
+    CONFIG_SYNCHRONOUS,
+    CONFIG_LOG_LEVEL,
+    CONFIG_NKEYS
+};
+
+struct config {
+    char socket[CONFIG_PATH_MAX];
+    int socket_mode; /* e.g. 0660 */
+    int workers;     /* 0 = one per online CPU ("auto") */
+    char db[CONFIG_PATH_MAX];
+    char surveys[CONFIG_PATH_MAX];
+    char web[CONFIG_PATH_MAX];
+    size_t max_body;     /* bytes */
+    char synchronous[8]; /* "FULL" or "NORMAL" */
+    enum log_level log_level;
+    unsigned set;           /* bit k: key k was given (by a file or an option), not defaulted */
+    int line[CONFIG_NKEYS]; /* the line of the file that set key k; 0 = not set by a file */
+};
+
+/* Fills c with the built-in defaults (paths relative to the source tree, as `make run` uses). */
+void config_defaults(struct config *c);
+
+/* The key's name in the file ("max_body"); the command-line option is the same with '-'. */
+const char *config_key_name(enum config_key k);
+
+/* The key named name, or -1 when there is none. */
+int config_key_find(const char *name);
+
+/*
+ * Checks value for key k and stores it in c. On a bad value returns -1 and writes why into
+ * why (e.g. "expected FULL or NORMAL"), leaving c unchanged.
+ */
+int config_set(struct config *c, enum config_key k, const char *value, char *why, size_t size);
+
+/*
+ * Reads the configuration file path into c, over what c holds. Every problem (syntax, an
+ * unknown key, a bad value, a key given twice, a relative path) fails with e located at
+ * FILE:LINE. Returns 1 when the file was read, 0 when it does not exist and missing_ok is
+ * set (c is left as it was), -1 on error.
+ */
+int config_load(struct config *c, const char *path, int missing_ok, struct err *e);
+
+/* Copies into dst the keys that were given in src (src->set), e.g. command-line options. */
+void config_merge(struct config *dst, const struct config *src);
+
+/* Points out's fields at c's values; out is valid as long as c is. */
+void config_server(const struct config *c, struct server_config *out);
+
+#endif
