@@ -40,6 +40,7 @@
 #define SERVER_READ_TIMEOUT_S 30
 
 static volatile sig_atomic_t server_stop;
+static volatile sig_atomic_t server_reload_wanted;
 
 static void server_on_stop(int sig)
 {
@@ -48,7 +49,13 @@ static void server_on_stop(int sig)
     FCGX_ShutdownPending();
 }
 
-/* SIGCHLD only has to interrupt the master's sigsuspend(); waitpid() does the rest. */
+static void server_on_reload(int sig)
+{
+    (void)sig;
+    server_reload_wanted = 1;
+}
+
+/* SIGCHLD only has to interrupt the master's wait; waitpid() does the rest. */
 static void server_on_child(int sig)
 {
     (void)sig;
@@ -66,6 +73,9 @@ static int server_signals(sigset_t *blocked_out, sigset_t *orig_out)
     sa.sa_handler = server_on_child;
     if (sigaction(SIGCHLD, &sa, NULL) < 0)
         return -1;
+    sa.sa_handler = server_on_reload;
+    if (sigaction(SIGHUP, &sa, NULL) < 0)
+        return -1;
     sa.sa_handler = SIG_IGN;
     /* Installed before FCGX_Init(), which otherwise takes SIGUSR1 as "stop accepting" and
      * leaves a worker spinning on failed accepts. */
@@ -75,6 +85,7 @@ static int server_signals(sigset_t *blocked_out, sigset_t *orig_out)
     sigaddset(blocked_out, SIGTERM);
     sigaddset(blocked_out, SIGINT);
     sigaddset(blocked_out, SIGCHLD);
+    sigaddset(blocked_out, SIGHUP);
     return sigprocmask(SIG_BLOCK, blocked_out, orig_out);
 }
 
@@ -329,40 +340,209 @@ static int server_worker(const struct server_config *cfg, const struct app_defs 
 }
 
 struct server_slot {
-    pid_t pid;
+    pid_t pid;    /* 0: free, or waiting to be restarted (restart_at) */
+    unsigned gen; /* the generation of definitions it serves (reload starts a new one) */
     time_t started;
-    int backoff; /* seconds waited before the last restart */
+    time_t restart_at; /* a worker of the current generation waits here after dying young */
+    int backoff;       /* seconds waited before the last restart */
 };
 
-static pid_t server_spawn(const struct server_config *cfg, const struct app_defs *defs, int fd,
-                          const sigset_t *orig_mask, int *is_child, int *child_rc)
+/* The master's state: the definitions, the configuration and the workers. */
+struct server_master {
+    struct server_config cfg;
+    struct app_defs defs;
+    unsigned gen;
+    int workers;
+    int fd;
+    sigset_t orig;
+    struct server_slot slots[2 * SERVER_MAX_WORKERS];
+    int is_child;
+    int child_rc;
+};
+
+static int server_workers_wanted(const struct server_config *cfg)
+{
+    if (cfg->workers > 0)
+        return cfg->workers;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    return cpus > 0 ? (int)cpus : 1;
+}
+
+/* Forks a worker into slot. In the child, sets m->is_child and returns. */
+static void server_spawn(struct server_master *m, struct server_slot *slot)
 {
     fflush(stdout);
     fflush(stderr);
-    pid_t pid = fork();
-    if (pid == 0) {
-        *is_child = 1;
-        *child_rc = server_worker(cfg, defs, fd, orig_mask);
+    slot->restart_at = 0;
+    slot->gen = m->gen;
+    slot->started = time(NULL);
+    slot->pid = fork();
+    if (slot->pid == 0) {
+        m->is_child = 1;
+        m->child_rc = server_worker(&m->cfg, &m->defs, m->fd, &m->orig);
+    } else if (slot->pid < 0) {
+        log_msg(LOG_ERROR, "fork: %s; trying again in a second", strerror(errno));
+        slot->pid = 0;
+        slot->restart_at = time(NULL) + 1;
     }
-    return pid;
+}
+
+/* Starts the workers of the current generation in free slots; -1 when there are too few. */
+static int server_spawn_generation(struct server_master *m)
+{
+    int free_slots = 0;
+    for (size_t i = 0; i < sizeof m->slots / sizeof m->slots[0]; i++)
+        free_slots += m->slots[i].pid == 0 && m->slots[i].restart_at == 0;
+    if (free_slots < m->workers)
+        return -1;
+    int started = 0;
+    for (size_t i = 0; i < sizeof m->slots / sizeof m->slots[0] && started < m->workers; i++) {
+        struct server_slot *slot = &m->slots[i];
+        if (slot->pid != 0 || slot->restart_at != 0)
+            continue;
+        server_spawn(m, slot);
+        if (m->is_child)
+            return 0;
+        started++;
+    }
+    return 0;
+}
+
+/* Collects ended workers: those of the current generation are restarted, with a growing
+ * pause when they die young (a worker that cannot start would otherwise loop). */
+static void server_reap(struct server_master *m)
+{
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        for (size_t i = 0; i < sizeof m->slots / sizeof m->slots[0]; i++) {
+            struct server_slot *slot = &m->slots[i];
+            if (slot->pid != pid)
+                continue;
+            slot->pid = 0;
+            if (slot->gen != m->gen)
+                break;
+            log_msg(LOG_ERROR, "worker %d ended (%s %d); starting another", (int)pid,
+                    WIFSIGNALED(status) ? "signal" : "status",
+                    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+            if (time(NULL) - slot->started < 2) {
+                slot->backoff = slot->backoff ? slot->backoff * 2 : 1;
+                if (slot->backoff > 60)
+                    slot->backoff = 60;
+            } else {
+                slot->backoff = 0;
+            }
+            slot->restart_at = time(NULL) + slot->backoff;
+            break;
+        }
+    }
+}
+
+/* Restarts the workers whose pause is over; returns the seconds until the next one, or -1. */
+static long server_restart_due(struct server_master *m)
+{
+    long next = -1;
+    time_t now = time(NULL);
+    for (size_t i = 0; i < sizeof m->slots / sizeof m->slots[0] && !m->is_child; i++) {
+        struct server_slot *slot = &m->slots[i];
+        if (slot->pid != 0 || slot->restart_at == 0)
+            continue;
+        if (slot->restart_at <= now)
+            server_spawn(m, slot);
+        if (!m->is_child && slot->restart_at != 0) {
+            long wait = (long)(slot->restart_at - now);
+            if (next < 0 || wait < next)
+                next = wait > 0 ? wait : 0;
+        }
+    }
+    return next;
+}
+
+/*
+ * SIGHUP: re-reads the configuration (when the caller can), the questionnaires, the
+ * templates and the words. When all of it loads, a new generation of workers starts with
+ * it and the old workers finish their requests and stop: nothing is dropped, since both
+ * accept on the same socket. When anything fails, the error is logged and the running
+ * generation stays.
+ */
+static void server_reload(struct server_master *m)
+{
+    struct err e = {0};
+    char msg[1024];
+    struct server_config cfg = m->cfg;
+    if (m->cfg.reload && m->cfg.reload(m->cfg.reload_ctx, &cfg, &e) < 0) {
+        err_format(&e, msg, sizeof msg);
+        log_msg(LOG_ERROR, "reload refused, still serving the previous setup: %s", msg);
+        return;
+    }
+    if (strcmp(cfg.socket_path, m->cfg.socket_path) != 0 || strcmp(cfg.db_path, m->cfg.db_path) ||
+        cfg.socket_mode != m->cfg.socket_mode)
+        log_msg(LOG_WARN, "reload: the socket and the database stay as they were until a "
+                          "restart");
+    cfg.socket_path = m->cfg.socket_path;
+    cfg.socket_mode = m->cfg.socket_mode;
+    cfg.db_path = m->cfg.db_path;
+    struct app_defs defs;
+    if (app_defs_load(&defs, cfg.surveys_dir, cfg.web_dir, &e) < 0) {
+        err_format(&e, msg, sizeof msg);
+        log_msg(LOG_ERROR, "reload refused, still serving the previous setup: %s", msg);
+        return;
+    }
+    int workers = server_workers_wanted(&cfg);
+    if (workers > SERVER_MAX_WORKERS) {
+        log_msg(LOG_ERROR, "reload refused: at most %d workers", SERVER_MAX_WORKERS);
+        app_defs_free(&defs);
+        return;
+    }
+    struct app_defs old = m->defs;
+    struct server_config old_cfg = m->cfg;
+    int old_workers = m->workers;
+    unsigned old_gen = m->gen;
+    m->cfg = cfg;
+    m->defs = defs;
+    m->workers = workers;
+    m->gen++;
+    if (server_spawn_generation(m) < 0) {
+        log_msg(LOG_ERROR, "reload refused: the previous reload's workers are still finishing");
+        m->defs = old;
+        m->cfg = old_cfg;
+        m->workers = old_workers;
+        m->gen = old_gen;
+        app_defs_free(&defs);
+        return;
+    }
+    if (m->is_child) {
+        app_defs_free(&old);
+        return;
+    }
+    for (size_t i = 0; i < sizeof m->slots / sizeof m->slots[0]; i++) {
+        struct server_slot *slot = &m->slots[i];
+        if (slot->gen != old_gen)
+            continue;
+        if (slot->pid > 0)
+            kill(slot->pid, SIGTERM);
+        slot->restart_at = 0;
+    }
+    app_defs_free(&old);
+    log_msg(LOG_INFO, "reloaded: %d workers, %zu surveys", m->workers, m->defs.surveys.n);
 }
 
 /* Stops every worker; returns how many did not end with status 0. */
-static int server_stop_workers(struct server_slot *slots, int n)
+static int server_stop_workers(struct server_slot *slots, size_t n)
 {
     int bad = 0;
-    for (int i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++)
         if (slots[i].pid > 0)
             kill(slots[i].pid, SIGTERM);
     time_t deadline = time(NULL) + SERVER_STOP_GRACE_S;
     int left = 0;
-    for (int i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++)
         left += slots[i].pid > 0;
     while (left > 0) {
         int status;
         pid_t pid = waitpid(-1, &status, WNOHANG);
         if (pid > 0) {
-            for (int i = 0; i < n; i++)
+            for (size_t i = 0; i < n; i++)
                 if (slots[i].pid == pid) {
                     slots[i].pid = 0;
                     left--;
@@ -374,7 +554,7 @@ static int server_stop_workers(struct server_slot *slots, int n)
             break;
         if (time(NULL) >= deadline) {
             log_msg(LOG_WARN, "workers did not stop in %d s; killing them", SERVER_STOP_GRACE_S);
-            for (int i = 0; i < n; i++)
+            for (size_t i = 0; i < n; i++)
                 if (slots[i].pid > 0)
                     kill(slots[i].pid, SIGKILL);
             deadline = time(NULL) + SERVER_STOP_GRACE_S;
@@ -387,97 +567,68 @@ static int server_stop_workers(struct server_slot *slots, int n)
 
 int server_run(const struct server_config *cfg, struct err *e)
 {
-    int workers = cfg->workers;
-    if (workers <= 0) {
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        workers = cpus > 0 ? (int)cpus : 1;
-    }
-    if (workers > SERVER_MAX_WORKERS)
+    static struct server_master m;
+    memset(&m, 0, sizeof m);
+    m.cfg = *cfg;
+    m.workers = server_workers_wanted(cfg);
+    if (m.workers > SERVER_MAX_WORKERS)
         return err_set(e, "", 0, 0, "at most %d workers", SERVER_MAX_WORKERS);
-
-    struct app_defs defs;
-    if (app_defs_load(&defs, cfg->surveys_dir, cfg->web_dir, e) < 0)
+    if (app_defs_load(&m.defs, cfg->surveys_dir, cfg->web_dir, e) < 0)
         return -1;
 
     struct store *st = NULL;
     struct store_options opt = {.synchronous = cfg->synchronous, .migrate = 1};
     if (store_open(cfg->db_path, &opt, &st, e) < 0) {
-        app_defs_free(&defs);
+        app_defs_free(&m.defs);
         return -1;
     }
     store_close(st);
 
-    sigset_t blocked, orig;
-    if (server_signals(&blocked, &orig) < 0 || FCGX_Init() != 0) {
-        app_defs_free(&defs);
+    sigset_t blocked;
+    if (server_signals(&blocked, &m.orig) < 0 || FCGX_Init() != 0) {
+        app_defs_free(&m.defs);
         return err_set(e, "", 0, 0, "cannot set up FastCGI or signals: %s", strerror(errno));
     }
-    int fd = server_listen(cfg->socket_path, cfg->socket_mode, e);
-    if (fd < 0) {
-        app_defs_free(&defs);
+    m.fd = server_listen(cfg->socket_path, cfg->socket_mode, e);
+    if (m.fd < 0) {
+        app_defs_free(&m.defs);
         return -1;
     }
-    log_msg(LOG_INFO, "listening on %s with %d workers, %zu surveys", cfg->socket_path, workers,
-            defs.surveys.n);
+    log_msg(LOG_INFO, "listening on %s with %d workers, %zu surveys", cfg->socket_path, m.workers,
+            m.defs.surveys.n);
 
-    struct server_slot slots[SERVER_MAX_WORKERS];
-    memset(slots, 0, sizeof slots);
-    int is_child = 0, child_rc = 0, rc = 0;
-    for (int i = 0; i < workers && !is_child; i++) {
-        slots[i].pid = server_spawn(cfg, &defs, fd, &orig, &is_child, &child_rc);
-        slots[i].started = time(NULL);
-        if (slots[i].pid < 0) {
-            err_set(e, "", 0, 0, "fork: %s", strerror(errno));
-            rc = -1;
-            server_stop = 1;
+    server_spawn_generation(&m);
+    while (!m.is_child && !server_stop) {
+        long next = server_restart_due(&m);
+        if (m.is_child)
             break;
+        struct timespec ts = {.tv_sec = next};
+        /* Signals are blocked everywhere else in the master: they land only here. */
+        ppoll(NULL, 0, next >= 0 ? &ts : NULL, &m.orig);
+        if (server_stop)
+            break;
+        server_reap(&m);
+        if (server_reload_wanted) {
+            server_reload_wanted = 0;
+            server_reload(&m);
         }
     }
 
-    while (!is_child && !server_stop) {
-        sigsuspend(&orig);
-        while (!is_child && !server_stop) {
-            int status;
-            pid_t pid = waitpid(-1, &status, WNOHANG);
-            if (pid <= 0)
-                break;
-            for (int i = 0; i < workers; i++) {
-                if (slots[i].pid != pid)
-                    continue;
-                log_msg(LOG_ERROR, "worker %d ended (%s %d); starting another", (int)pid,
-                        WIFSIGNALED(status) ? "signal" : "status",
-                        WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-                /* A worker that cannot even start would otherwise be respawned in a loop: wait
-                 * longer each time it dies young, up to a minute. */
-                if (time(NULL) - slots[i].started < 2) {
-                    slots[i].backoff = slots[i].backoff ? slots[i].backoff * 2 : 1;
-                    if (slots[i].backoff > 60)
-                        slots[i].backoff = 60;
-                    sleep((unsigned)slots[i].backoff);
-                } else {
-                    slots[i].backoff = 0;
-                }
-                slots[i].pid = server_spawn(cfg, &defs, fd, &orig, &is_child, &child_rc);
-                slots[i].started = time(NULL);
-                break;
-            }
-        }
-    }
-
-    if (is_child) {
-        close(fd);
-        app_defs_free(&defs);
-        if (child_rc < 0)
+    if (m.is_child) {
+        close(m.fd);
+        app_defs_free(&m.defs);
+        if (m.child_rc < 0)
             return err_set(e, "", 0, 0, "worker %d failed", (int)getpid());
         return 0;
     }
 
-    int bad = server_stop_workers(slots, workers);
-    if (bad && rc == 0)
+    int bad = server_stop_workers(m.slots, sizeof m.slots / sizeof m.slots[0]);
+    int rc = 0;
+    if (bad)
         rc = err_set(e, "", 0, 0, "%d worker%s did not stop cleanly", bad, bad == 1 ? "" : "s");
-    close(fd);
+    close(m.fd);
     unlink(cfg->socket_path);
-    app_defs_free(&defs);
+    app_defs_free(&m.defs);
     log_msg(LOG_INFO, "stopped");
     return rc;
 }

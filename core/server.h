@@ -2,7 +2,10 @@
  * server: the FastCGI process model. A master process loads and checks everything, opens
  * the unix socket, and pre-forks workers; each worker owns one SQLite connection and runs
  * a single FCGX_Accept_r loop. SIGTERM or SIGINT lets every in-flight request finish, then
- * the workers and the master exit and the socket is removed.
+ * the workers and the master exit and the socket is removed. SIGHUP reloads: the
+ * configuration (through the reload hook), questionnaires, templates and words are read
+ * again and a new generation of workers replaces the old one without dropping a request;
+ * if anything fails to load, the error is logged and the running setup stays.
  *
  * nginx must not keep FastCGI connections alive to us (fastcgi_keep_conn off): libfcgi
  * ties an accept loop to a kept connection until nginx closes it.
@@ -23,6 +26,13 @@ struct server_config {
     const char *surveys_dir;
     const char *web_dir;
     const char *synchronous; /* "FULL" or "NORMAL" */
+    /*
+     * Re-reads the configuration on SIGHUP into out (starting from the current values);
+     * NULL when there is nothing to re-read. The strings out points to must stay valid until
+     * the next call. Returns -1 with e filled to refuse the reload.
+     */
+    int (*reload)(void *ctx, struct server_config *out, struct err *e);
+    void *reload_ctx;
 };
 
 /* Runs until SIGTERM/SIGINT; returns 0 after a clean shutdown, -1 with e filled otherwise. */

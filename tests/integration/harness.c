@@ -168,6 +168,12 @@ static int harness_wait_ready(struct harness *h)
 
 int harness_start(struct harness *h, const char *app_max_body, const char *nginx_max_body)
 {
+    return harness_start_surveys(h, app_max_body, nginx_max_body, NULL);
+}
+
+int harness_start_surveys(struct harness *h, const char *app_max_body, const char *nginx_max_body,
+                          const char *surveys_dir)
+{
     memset(h, 0, sizeof *h);
     const char *root = getenv("ANKETA_ROOT");
     const char *bin = getenv("ANKETA_BIN");
@@ -190,7 +196,10 @@ int harness_start(struct harness *h, const char *app_max_body, const char *nginx
     snprintf(binpath, sizeof binpath, "%s/%s", root, bin);
     if (bin[0] == '/')
         snprintf(binpath, sizeof binpath, "%s", bin);
-    snprintf(surveys, sizeof surveys, "%s/surveys", root);
+    if (surveys_dir)
+        snprintf(surveys, sizeof surveys, "%s", surveys_dir);
+    else
+        snprintf(surveys, sizeof surveys, "%s/surveys", root);
     snprintf(web, sizeof web, "%s/web", root);
     snprintf(log, sizeof log, "%s/anketa.log", h->dir);
     char *anketa_argv[] = {binpath,     "serve", "--db",          h->db,
