@@ -26,8 +26,8 @@ struct harness {
 int harness_start(struct harness *h, const char *app_max_body, const char *nginx_max_body);
 
 /* The same with the questionnaires of surveys_dir instead of the repository's. */
-int harness_start_surveys(struct harness *h, const char *app_max_body,
-                          const char *nginx_max_body, const char *surveys_dir);
+int harness_start_surveys(struct harness *h, const char *app_max_body, const char *nginx_max_body,
+                          const char *surveys_dir);
 
 /* Stops both with SIGTERM; returns anketa's exit status (0 after a clean shutdown). */
 int harness_stop(struct harness *h);
