@@ -20,6 +20,8 @@ int cmd_campaign(int argc, char **argv);
 int cmd_links(int argc, char **argv);
 int cmd_revoke(int argc, char **argv);
 int cmd_participant(int argc, char **argv);
+int cmd_user(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 
 /* Prints "anketa CMD: FILE:LINE:COL: message" on stderr. */
 void cli_print_err(const char *cmd, const struct err *e);

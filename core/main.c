@@ -39,6 +39,8 @@ static const struct cmd main_cmds[] = {
     {"links", "write a campaign's personal links as CSV", cmd_links},
     {"revoke", "revoke a personal link", cmd_revoke},
     {"participant", "erase a participant and their answers", cmd_participant},
+    {"user", "add, change, disable and list the people who sign in", cmd_user},
+    {"audit", "print the audit log", cmd_audit},
     {"version", "print the version", cmd_version},
     {"help", "list the commands", cmd_help},
 };

@@ -178,6 +178,19 @@ static const struct store_migration store_migrations[] = {
         "CREATE TABLE survey_versions(survey_id TEXT NOT NULL, version INTEGER NOT NULL,"
         " hash TEXT NOT NULL, definition TEXT NOT NULL, seen_at TEXT NOT NULL,"
         " PRIMARY KEY(survey_id, version)) WITHOUT ROWID;"
+        "CREATE TABLE users(id INTEGER PRIMARY KEY, login TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+        " name TEXT NOT NULL,"
+        " role TEXT NOT NULL CHECK(role IN ('curator', 'coordinator', 'methodologist', 'admin')),"
+        " org_id INTEGER REFERENCES orgs(id), password_hash TEXT NOT NULL, disabled_at TEXT,"
+        " failed_logins INTEGER NOT NULL DEFAULT 0, locked_until INTEGER NOT NULL DEFAULT 0,"
+        " created_at TEXT NOT NULL, CHECK((role = 'admin') = (org_id IS NULL)));"
+        "CREATE TABLE sessions(token_hash TEXT PRIMARY KEY,"
+        " user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+        " created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, last_seen INTEGER NOT NULL)"
+        " WITHOUT ROWID;"
+        "CREATE INDEX sessions_user ON sessions(user_id);"
+        "CREATE TABLE audit(id INTEGER PRIMARY KEY, at TEXT NOT NULL,"
+        " user_id INTEGER REFERENCES users(id), action TEXT NOT NULL, object TEXT, detail TEXT);"
         "PRAGMA user_version = 1;",
         store_seed_secret,
     },

@@ -275,6 +275,72 @@ int store_revoke_invitation(struct store *s, const char *token, struct err *e);
  */
 int store_erase_participant(struct store *s, const char *code, long *responses, struct err *e);
 
+/*
+ * Accounts (core/store_account.c): users who sign in, their sessions (kept by the SHA-256
+ * of the token), the organisation-subtree check access rests on, and the audit log. Times of
+ * sessions are Unix seconds; the caller decides them (and the idle limit).
+ */
+struct user_rec {
+    const char *login;
+    const char *name;
+    const char *role;     /* curator, coordinator, methodologist, admin */
+    const char *org_code; /* NULL for an administrator */
+    const char *password_hash;
+};
+/* STORE_DUPLICATE when the login exists; STORE_NOT_FOUND for an unknown organisation. */
+int store_user_put(struct store *s, const struct user_rec *u, struct err *e);
+
+struct user_row {
+    int64_t id;
+    const char *login;
+    const char *name;
+    const char *role;
+    const char *org_code;
+    int64_t org_id;
+    const char *password_hash;
+    int disabled;
+    long failed_logins;
+    int64_t locked_until; /* Unix seconds; 0 = not locked */
+};
+int store_user_get(struct store *s, struct arena *a, const char *login, struct user_row *out,
+                   struct err *e);
+int store_user_list(struct store *s, struct arena *a, struct user_row **out, size_t *n,
+                    struct err *e);
+int store_user_set_password(struct store *s, const char *login, const char *hash, struct err *e);
+int store_user_disable(struct store *s, const char *login, struct err *e);
+
+/* After a sign-in: ok resets the failures; otherwise counts one more and locks until then. */
+int store_user_login_result(struct store *s, int64_t user_id, int ok, int64_t locked_until,
+                            struct err *e);
+
+/* Opens a session (and drops expired ones). */
+int store_session_put(struct store *s, const char *token_hash, int64_t user_id, int64_t now,
+                      int64_t expires, int64_t idle_s, struct err *e);
+
+/* The enabled user of a session valid at now and used within idle_s; marks it used. */
+int store_session_get(struct store *s, struct arena *a, const char *token_hash, int64_t now,
+                      int64_t idle_s, struct user_row *out, struct err *e);
+int store_session_delete(struct store *s, const char *token_hash, struct err *e);
+
+/* Whether organisation org_id is root_id or below it (STORE_OK) or not (STORE_NOT_FOUND). */
+int store_org_in_subtree(struct store *s, int64_t root_id, int64_t org_id, struct err *e);
+
+/* Appends to the audit log (user_id 0: the command line). No personal data in detail. */
+int store_audit(struct store *s, int64_t user_id, const char *action, const char *object,
+                const char *detail, struct err *e);
+
+struct audit_row {
+    int64_t id;
+    const char *at;
+    const char *login; /* NULL: the command line */
+    const char *action;
+    const char *object;
+    const char *detail;
+};
+/* The newest entries first. */
+int store_audit_list(struct store *s, struct arena *a, int limit, struct audit_row **out, size_t *n,
+                     struct err *e);
+
 /* The first (by id) invitation of survey_id that is answered or not, for printing links. */
 int store_first_invitation(struct store *s, struct arena *a, const char *survey_id, int answered,
                            struct invitation *out, struct err *e);

@@ -18,7 +18,9 @@
 #define STORE_CORE_BASE      0
 #define STORE_REGISTRY_BASE  64
 #define STORE_CAMPAIGN_BASE  128
-#define STORE_STMTS          192
+#define STORE_INDICATOR_BASE 192
+#define STORE_ACCOUNT_BASE   256
+#define STORE_STMTS          320
 
 #define STORE_NOW "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
 

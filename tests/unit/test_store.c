@@ -214,9 +214,8 @@ static void test_migrate_creates_schema(void **state)
                 "WHERE type = 'table' ORDER BY name)",
                 names, sizeof names);
     assert_string_equal(
-        names,
-        "answers,campaigns,drafts,figures,invitations,meta,orgs,pairs,participants,programmes,"
-        "response_scores,responses,survey_versions");
+        names, "answers,audit,campaigns,drafts,figures,invitations,meta,orgs,pairs,participants,"
+               "programmes,response_scores,responses,sessions,survey_versions,users");
     assert_int_equal(direct_int(f->path, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' "
                                          "AND name IN ('invitations_survey', 'responses_survey')"),
                      2);
