@@ -33,6 +33,13 @@ struct app_defs {
 int app_defs_load(struct app_defs *d, const char *surveys_dir, const char *web_dir, struct err *e);
 void app_defs_free(struct app_defs *d);
 
+/*
+ * Compares every loaded survey with the definition the database stored for its id and
+ * version, and records the new ones (survey_check_against_store). Fails on the first survey
+ * edited incompatibly under the same version. The master calls it once the store is open.
+ */
+int app_defs_check_versions(const struct app_defs *d, struct store *st, struct err *e);
+
 struct app {
     const struct app_defs *defs;
     struct store *store;

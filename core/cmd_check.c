@@ -43,29 +43,36 @@ int cmd_check(int argc, char **argv)
         return 2;
     }
     int bad = 0, good = 0;
-    struct err e = {0};
+    struct err_list errs = {.max = SURVEY_MAX_ERRORS * 10};
     for (int i = optind; i < argc; i++) {
+        size_t before = err_list_count(&errs);
         if (check_is_dir(argv[i])) {
             struct survey_set set;
-            if (survey_set_load_dir(argv[i], &set, &e) < 0) {
-                cli_print_err("check", &e);
-                bad++;
-            } else {
+            if (survey_set_load_dir_all(argv[i], &set, &errs) == 0) {
                 good += (int)set.n;
                 survey_set_free(&set);
             }
-            continue;
-        }
-        struct survey *s;
-        if (survey_load(argv[i], &s, &e) < 0) {
-            cli_print_err("check", &e);
-            bad++;
         } else {
-            good++;
-            survey_free(s);
+            struct survey *s;
+            if (survey_load_all(argv[i], &s, &errs) == 0) {
+                good++;
+                survey_free(s);
+            }
         }
+        bad += err_list_count(&errs) > before;
     }
-    if (web) {
+    for (size_t i = 0; i < errs.n; i++)
+        cli_print_err("check", &errs.items[i]);
+    if (errs.dropped)
+        fprintf(stderr, "anketa check: ... and %zu more problem%s\n", errs.dropped,
+                errs.dropped == 1 ? "" : "s");
+    if (errs.n + errs.dropped)
+        fprintf(stderr, "anketa check: %zu problem%s found\n", errs.n + errs.dropped,
+                errs.n + errs.dropped == 1 ? "" : "s");
+    err_list_free(&errs);
+    struct err e = {0};
+    /* The pages are built from the questionnaires: checked once these are sound. */
+    if (web && bad == 0) {
         struct app_defs defs;
         if (app_defs_load(&defs, optind < argc ? argv[optind] : "surveys", web, &e) < 0) {
             cli_print_err("check", &e);

@@ -69,7 +69,8 @@ static void test_clean_shutdown(void **state)
 
 /*
  * A urlencoded body answering every question of the survey validly, with the text
- * questions answered by text, and skip (a question id or NULL) left unanswered.
+ * questions answered by text, every matrix item by its highest value, and skip (a question
+ * id or NULL) left unanswered.
  */
 static char *answers_body(struct arena *a, const char *csrf, const char *skip, const char *text)
 {
@@ -81,6 +82,11 @@ static char *answers_body(struct arena *a, const char *csrf, const char *skip, c
         const struct question *q = &mentee->questions[i];
         if (skip && strcmp(q->id, skip) == 0)
             continue;
+        if (q->type == Q_MATRIX) {
+            for (size_t k = 0; k < q->nitems; k++)
+                buf_printf(&b, "&q.%s=%ld", q->items[k].id, q->items[k].max);
+            continue;
+        }
         buf_printf(&b, "&q.%s=", q->id);
         switch (q->type) {
         case Q_YESNO: buf_puts(&b, "yes"); break;
@@ -88,9 +94,19 @@ static char *answers_body(struct arena *a, const char *csrf, const char *skip, c
         case Q_CHOICE: buf_puts(&b, q->choices[0].value); break;
         case Q_NUMBER: buf_printf(&b, "%ld", q->has_min ? q->min : 1); break;
         case Q_TEXT: buf_put_url(&b, text, strlen(text)); break;
+        default: break; /* the other types are not in the mentee's questionnaire */
         }
     }
     return b.data;
+}
+
+/* How many answers a complete response stores: one per question, one per matrix item. */
+static long stored_answers(void)
+{
+    long n = 0;
+    for (size_t i = 0; i < mentee->nquestions; i++)
+        n += mentee->questions[i].nitems ? (long)mentee->questions[i].nitems : 1;
+    return n;
 }
 
 static const struct question *first_of_type(enum question_type t, int required)
@@ -166,6 +182,15 @@ static void test_form_page(void **state)
     for (size_t i = 0; i < mentee->nquestions; i++) {
         const struct question *q = &mentee->questions[i];
         char needle[160];
+        for (size_t k = 0; k < q->nitems; k++) {
+            snprintf(needle, sizeof needle, "name=\"q.%s\"", q->items[k].id);
+            assert_non_null(strstr(r.body, needle));
+            snprintf(needle, sizeof needle, "<label class=\"option\" for=\"q-%s-%s-1\">", q->id,
+                     q->items[k].id + strlen(q->id) + 1);
+            assert_non_null(strstr(r.body, needle));
+        }
+        if (q->type == Q_MATRIX)
+            continue;
         snprintf(needle, sizeof needle, "name=\"q.%s\"", q->id);
         assert_non_null(strstr(r.body, needle));
         if (q->type == Q_TEXT)
@@ -294,7 +319,19 @@ static void test_valid_post_then_refused(void **state)
                                       "r.id = a.response_id JOIN invitations i ON "
                                       "i.id = r.invitation_id WHERE i.token = ?",
                                       token),
-                     (long)mentee->nquestions);
+                     stored_answers());
+    /* The scales of the survey, scored from the answers: every item at its highest. */
+    static const char *const scales[][2] = {
+        {"satisfaction", "10"}, {"motivation", "3"}, {"competence", "3"}};
+    for (size_t i = 0; i < 3; i++) {
+        char sql[400];
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) FROM response_scores s JOIN responses r ON r.id = "
+                 "s.response_id JOIN invitations i ON i.id = r.invitation_id WHERE i.token = ?1 "
+                 "AND s.scale_id = '%s' AND s.value = 10.0 AND s.items = %s",
+                 scales[i][0], scales[i][1]);
+        assert_int_equal(harness_sql_long(&h, sql, token), 1);
+    }
     assert_int_equal(harness_sql_long(&h, "SELECT count(*) FROM answers WHERE value = ?", XSS) >= 1,
                      1);
 
@@ -479,6 +516,28 @@ static void test_api(void **state)
     http_result_free(&r);
 }
 
+/* The questionnaire in English, falling back to Russian for the words without a translation. */
+static void test_english_page(void **state)
+{
+    (void)state;
+    char token[23], path[64], action[96];
+    assert_int_equal(harness_invite(&h, "mentee-final", token), 0);
+    snprintf(path, sizeof path, "/s/%s?lang=en", token);
+    struct http_result r;
+    assert_int_equal(http_request(&h, "GET", path, NULL, 0, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "<html lang=\"en\">"));
+    assert_non_null(strstr(r.body, mentee->title.en));
+    assert_non_null(strstr(r.body, "Have you taken part in a mentoring programme before?"));
+    assert_non_null(strstr(r.body, "<span>Yes</span>"));
+    assert_non_null(strstr(r.body, "Questions marked with an asterisk (*) are required."));
+    assert_non_null(strstr(r.body, "Send answers"));
+    assert_null(strstr(r.body, "Отправить ответы"));
+    snprintf(action, sizeof action, "action=\"/s/%s?lang=en\"", token);
+    assert_non_null(strstr(r.body, action));
+    http_result_free(&r);
+}
+
 static void test_static_by_nginx(void **state)
 {
     (void)state;
@@ -507,6 +566,7 @@ int main(void)
         cmocka_unit_test(test_bodies_refused),
         cmocka_unit_test(test_revoked_link),
         cmocka_unit_test(test_api),
+        cmocka_unit_test(test_english_page),
         cmocka_unit_test(test_static_by_nginx),
         cmocka_unit_test(test_clean_shutdown),
     };
