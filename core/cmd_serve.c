@@ -10,7 +10,7 @@
 
 #include <getopt.h>
 #include <stdio.h>
-#include <string.h>
+#include <stdlib.h>
 
 static const char serve_usage[] =
     "usage: anketa serve [options]\n"
@@ -38,6 +38,30 @@ enum {
     SERVE_OPT_HELP
 };
 
+/* What `anketa serve` reads again on SIGHUP: the same file with the same options over it. */
+struct serve_ctx {
+    const char *config_path; /* NULL: CONFIG_DEFAULT_PATH, if it exists */
+    struct config cli;       /* the options given, applied over the file every time */
+    struct config cfg;       /* as started; the socket and database always stay these */
+    struct config again[2];  /* reloads alternate between these, see serve_reload */
+};
+
+/*
+ * The server's reload hook. out arrives holding the setup in use, whose strings live in cfg
+ * or in one of again[]: the new setup goes into an again[] that is not in use, so a reload
+ * the server refuses later (a broken questionnaire) leaves the running strings intact.
+ */
+static int serve_reload(void *ctx, struct server_config *out, struct err *e)
+{
+    struct serve_ctx *s = ctx;
+    struct config *next = out->web_dir == s->again[0].web ? &s->again[1] : &s->again[0];
+    if (config_resolve(next, s->config_path, &s->cli, e) < 0)
+        return -1;
+    log_set_level(next->log_level);
+    config_server(next, out);
+    return 0;
+}
+
 int cmd_serve(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -56,47 +80,56 @@ int cmd_serve(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     /* Options are checked as they come, then applied over the file once it is read. */
-    struct config cli, cfg;
-    memset(&cli, 0, sizeof cli);
-    const char *config_path = NULL;
+    struct serve_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) {
+        fprintf(stderr, "anketa serve: out of memory\n");
+        return 1;
+    }
+    struct config *cli = &ctx->cli, *cfg = &ctx->cfg;
+    int status = -1; /* set when the options end the command: 0 after --help, 2 on misuse */
     int c, idx;
-    while ((c = getopt_long(argc, argv, "", opts, &idx)) != -1) {
+    while (status < 0 && (c = getopt_long(argc, argv, "", opts, &idx)) != -1) {
         char why[160];
         switch (c) {
-        case SERVE_OPT_CONFIG: config_path = optarg; break;
-        case SERVE_OPT_QUIET: config_set(&cli, CONFIG_LOG_LEVEL, "warn", why, sizeof why); break;
-        case SERVE_OPT_HELP: fputs(serve_usage, stdout); return 0;
+        case SERVE_OPT_CONFIG: ctx->config_path = optarg; break;
+        case SERVE_OPT_QUIET: config_set(cli, CONFIG_LOG_LEVEL, "warn", why, sizeof why); break;
+        case SERVE_OPT_HELP:
+            fputs(serve_usage, stdout);
+            status = 0;
+            break;
         default:
             if (c < SERVE_KEY || c >= SERVE_KEY + CONFIG_NKEYS) {
                 fputs(serve_usage, stderr);
-                return 2;
-            }
-            if (config_set(&cli, (enum config_key)(c - SERVE_KEY), optarg, why, sizeof why) < 0) {
+                status = 2;
+            } else if (config_set(cli, (enum config_key)(c - SERVE_KEY), optarg, why, sizeof why) <
+                       0) {
                 fprintf(stderr, "anketa serve: bad --%s \"%s\": %s\n", opts[idx].name, optarg, why);
-                return 2;
+                status = 2;
             }
         }
     }
-    if (optind != argc) {
+    if (status < 0 && optind != argc) {
         fputs(serve_usage, stderr);
-        return 2;
+        status = 2;
+    }
+    if (status >= 0) {
+        free(ctx);
+        return status;
     }
     struct err e = {0};
-    config_defaults(&cfg);
-    const char *path = config_path ? config_path : CONFIG_DEFAULT_PATH;
-    int loaded = config_load(&cfg, path, config_path == NULL, &e);
-    if (loaded < 0) {
-        cli_print_err("serve", &e);
-        return 1;
+    int loaded = config_resolve(cfg, ctx->config_path, cli, &e);
+    int rc = loaded;
+    if (loaded >= 0) {
+        log_set_level(cfg->log_level);
+        log_msg(LOG_INFO, "configuration: %s",
+                loaded ? (ctx->config_path ? ctx->config_path : CONFIG_DEFAULT_PATH)
+                       : "built-in defaults and options");
+        struct server_config sc = {.reload = serve_reload, .reload_ctx = ctx};
+        config_server(cfg, &sc);
+        rc = server_run(&sc, &e);
     }
-    config_merge(&cfg, &cli);
-    log_set_level(cfg.log_level);
-    log_msg(LOG_INFO, "configuration: %s", loaded ? path : "built-in defaults and options");
-    struct server_config sc;
-    config_server(&cfg, &sc);
-    if (server_run(&sc, &e) < 0) {
+    if (rc < 0)
         cli_print_err("serve", &e);
-        return 1;
-    }
-    return 0;
+    free(ctx);
+    return rc < 0 ? 1 : 0;
 }

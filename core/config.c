@@ -54,8 +54,8 @@ static const struct config_keydef config_keys[CONFIG_NKEYS] = {
 /* The same words as log.c prints, in enum log_level order. */
 static const char *const config_levels[] = {"debug", "info", "warn", "error"};
 
-#define CONFIG_MIN_BODY ((size_t)1024)
-#define CONFIG_MAX_BODY ((size_t)1024 * 1024 * 1024)
+#define CONFIG_BODY_MIN ((size_t)1024)
+#define CONFIG_BODY_MAX ((size_t)1024 * 1024 * 1024)
 
 void config_defaults(struct config *c)
 {
@@ -84,19 +84,21 @@ int config_key_find(const char *name)
     return -1;
 }
 
-/* Digits with an optional k/m/g suffix (powers of 1024), as nginx writes sizes. */
+/*
+ * Digits with an optional k/m/g suffix (powers of 1024), as nginx writes sizes. Anything
+ * over CONFIG_BODY_MAX fails here already, before it could overflow a 32-bit size_t.
+ */
 static int config_parse_size(const char *s, size_t *out)
 {
-    size_t v = 0;
+    unsigned long long v = 0, unit = 1;
     const char *p = s;
     if (*p < '0' || *p > '9')
         return -1;
     for (; *p >= '0' && *p <= '9'; p++) {
-        if (v > (CONFIG_MAX_BODY * 1024) / 10)
+        v = v * 10 + (unsigned long long)(*p - '0');
+        if (v > CONFIG_BODY_MAX)
             return -1;
-        v = v * 10 + (size_t)(*p - '0');
     }
-    size_t unit = 1;
     if (*p == 'k' || *p == 'K')
         unit = 1024;
     else if (*p == 'm' || *p == 'M')
@@ -105,9 +107,9 @@ static int config_parse_size(const char *s, size_t *out)
         unit = 1024 * 1024 * 1024;
     if (unit > 1)
         p++;
-    if (*p || v > CONFIG_MAX_BODY * 1024 / unit)
+    if (*p || v > CONFIG_BODY_MAX / unit)
         return -1;
-    *out = v * unit;
+    *out = (size_t)(v * unit);
     return 0;
 }
 
@@ -176,7 +178,7 @@ int config_set(struct config *c, enum config_key k, const char *value, char *why
         break;
     case CONFIG_T_SIZE: {
         size_t v;
-        if (config_parse_size(value, &v) < 0 || v < CONFIG_MIN_BODY || v > CONFIG_MAX_BODY) {
+        if (config_parse_size(value, &v) < 0 || v < CONFIG_BODY_MIN || v > CONFIG_BODY_MAX) {
             snprintf(why, size, "expected a size from 1k to 1g, such as 65536, 64k or 1m");
             return -1;
         }
@@ -217,6 +219,15 @@ void config_merge(struct config *dst, const struct config *src)
         dst->set |= 1u << k;
         dst->line[k] = src->line[k];
     }
+}
+
+int config_resolve(struct config *out, const char *path, const struct config *cli, struct err *e)
+{
+    config_defaults(out);
+    int rc = config_load(out, path ? path : CONFIG_DEFAULT_PATH, path == NULL, e);
+    if (rc >= 0)
+        config_merge(out, cli);
+    return rc;
 }
 
 void config_server(const struct config *c, struct server_config *out)

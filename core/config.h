@@ -75,6 +75,14 @@ int config_load(struct config *c, const char *path, int missing_ok, struct err *
 /* Copies into dst the keys that were given in src (src->set), e.g. command-line options. */
 void config_merge(struct config *dst, const struct config *src);
 
+/*
+ * The whole precedence, as `anketa serve` starts (and as a reload would run it again):
+ * defaults, then the file at path (or, when path is NULL, CONFIG_DEFAULT_PATH if it
+ * exists), then the keys given in cli. Returns 1 when a file was read, 0 when there was
+ * none, -1 with e located on error.
+ */
+int config_resolve(struct config *out, const char *path, const struct config *cli, struct err *e);
+
 /* Points out's fields at c's values; out is valid as long as c is. */
 void config_server(const struct config *c, struct server_config *out);
 

@@ -400,6 +400,30 @@ static void test_command_line_overrides_file(void **state)
     assert_int_equal(file.line[CONFIG_MAX_BODY], 2);
 }
 
+static void test_resolve(void **state)
+{
+    (void)state;
+    static struct config cli, out;
+    char why[160];
+    write_conf("workers = 4\nsynchronous = NORMAL\n");
+    memset(&cli, 0, sizeof cli);
+    assert_int_equal(config_set(&cli, CONFIG_WORKERS, "auto", why, sizeof why), 0);
+    struct err e = {0};
+    assert_int_equal(config_resolve(&out, conf_path, &cli, &e), 1);
+    assert_int_equal(out.workers, 0);                   /* the option */
+    assert_string_equal(out.synchronous, "NORMAL");     /* the file */
+    assert_string_equal(out.socket, "var/anketa.sock"); /* the default */
+    assert_int_equal(out.set, (1u << CONFIG_WORKERS) | (1u << CONFIG_SYNCHRONOUS));
+
+    write_conf("workers = 4\nworkers = 5\n");
+    assert_int_equal(config_resolve(&out, conf_path, &cli, &e), -1);
+    assert_int_equal(e.line, 2);
+    char missing[160];
+    snprintf(missing, sizeof missing, "%s/missing.conf", tmpdir);
+    assert_int_equal(config_resolve(&out, missing, &cli, &e), -1);
+    assert_string_equal(e.file, missing);
+}
+
 static void test_key_names(void **state)
 {
     (void)state;
@@ -486,6 +510,7 @@ int main(void)
         cmocka_unit_test(test_synchronous_and_log_level),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_command_line_overrides_file),
+        cmocka_unit_test(test_resolve),
         cmocka_unit_test(test_key_names),
         cmocka_unit_test(test_every_key_documented),
     };
