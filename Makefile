@@ -2,7 +2,7 @@
 # Debian packages are missing (scripts/install-deps.sh), so a fresh machine needs nothing else.
 
 CC       ?= cc
-PKGS     := sqlite3 yaml-0.1 jansson libsodium
+PKGS     := sqlite3 yaml-0.1 jansson libsodium lua5.4
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
@@ -25,7 +25,8 @@ INTEG_BIN := $(INTEG_SRC:tests/integration/%.c=build/asan/itests/%)
 
 PORT ?= 8080
 
-.PHONY: all deps run test unit integration clang-check js-test format format-check clean
+.PHONY: all deps run test unit integration clang-check js-test browser-test format format-check \
+        clean
 all: build/anketa
 
 deps:
@@ -39,8 +40,9 @@ build/asan/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(ASAN_CFLAGS) -MMD -MP -c $< -o $@
 
+# Full RELRO: the dynamic symbols are bound at start, and their table is then read-only.
 build/anketa: $(REL_OBJ) build/rel/core/main.o
-	$(CC) $(RELEASE_CFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(RELEASE_CFLAGS) -Wl,-z,relro,-z,now -o $@ $^ $(LIBS)
 
 build/asan/anketa: $(ASAN_OBJ) build/asan/core/main.o
 	$(CC) $(ASAN_CFLAGS) -o $@ $^ $(LIBS)
@@ -63,6 +65,7 @@ TEST_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 
 test: deps
 	@$(MAKE) --no-print-directory clang-check format-check js-test $(UNIT_BIN) build/asan/anketa \
 	    $(INTEG_BIN)
+	@$(MAKE) --no-print-directory browser-test
 	@$(TEST_ENV) ANKETA_BIN=build/asan/anketa ANKETA_ROOT=$(CURDIR) tests/run.sh $(UNIT_BIN) $(INTEG_BIN)
 
 unit: $(UNIT_BIN)
@@ -89,6 +92,14 @@ FORMAT_FILES = $(wildcard core/*.[ch] tests/unit/*.c tests/integration/*.[ch] pl
 js-test:
 	@echo "== node --test tests/js/"
 	@node --test tests/js/
+
+# Pages in Debian's headless Chromium (playwright-core and axe-core from npm, pinned by
+# tests/browser/package-lock.json); screenshots land in build/artifacts/.
+browser-test: build/asan/anketa
+	@echo "== node --test tests/browser/ (headless Chromium)"
+	@[ -d tests/browser/node_modules ] || \
+	    npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
+	@ANKETA_ROOT=$(CURDIR) ANKETA_BIN=build/asan/anketa node --test tests/browser/
 
 format:
 	clang-format -i $(FORMAT_FILES)
@@ -142,10 +153,10 @@ install: build/anketa
 	@set -e; for d in $(DATA_DIRS); do \
 	    rm -rf "$(DESTDIR)$(DATADIR)/$$d"; \
 	    [ -d $$d ] || continue; \
-	    files=$$(find $$d -type f ! -name '.*' | sort); \
-	    for f in $$files; do install -D -m 0644 "$$f" "$(DESTDIR)$(DATADIR)/$$f"; done; \
-	    [ -z "$$files" ] || echo "installed $$d/ into $(DESTDIR)$(DATADIR)/$$d"; \
+	    find $$d -type f ! -name '.*' -print0 | \
+	        xargs -0 -r -I{} install -D -m 0644 {} "$(DESTDIR)$(DATADIR)/{}"; \
 	done
+	@echo "installed the program, the manual and $(DESTDIR)$(DATADIR)"
 	@if [ -e $(DESTDIR)$(CONFDIR)/anketa.conf ]; then \
 	    echo "kept the existing $(DESTDIR)$(CONFDIR)/anketa.conf"; \
 	else \
@@ -178,9 +189,13 @@ deb: build/anketa
 	install -D -m 0644 deploy/anketa.service $(DEB_STAGE)/lib/systemd/system/anketa.service
 	install -D -m 0644 deploy/debian/copyright $(DEB_DOC)/copyright
 	gzip -9n < deploy/debian/changelog > $(DEB_DOC)/changelog.gz
-	gzip -9n < docs/deploy.md > $(DEB_DOC)/deploy.md.gz
+	for f in docs/*.md; do gzip -9n < "$$f" > "$(DEB_DOC)/$${f#docs/}.gz"; done
 	install -D -m 0644 deploy/nginx-site.conf $(DEB_DOC)/examples/nginx-site.conf
+	install -d $(DEB_DOC)/examples/samples
+	find docs/samples -maxdepth 1 -type f -exec install -m 0644 -t $(DEB_DOC)/examples/samples {} +
 	find $(DEB_STAGE) -type d -exec chmod 0755 {} +
+	find $(DEB_STAGE) -type f -exec chmod 0644 {} +
+	chmod 0755 $(DEB_STAGE)/usr/bin/anketa
 	install -d $(DEB_STAGE)/DEBIAN build/deb/debian
 	install -m 0644 deploy/debian/conffiles $(DEB_STAGE)/DEBIAN/conffiles
 	install -m 0755 deploy/debian/postinst deploy/debian/prerm deploy/debian/postrm \

@@ -11,11 +11,13 @@
 #include "api.h"
 #include "arena.h"
 #include "buf.h"
+#include "dash.h"
 #include "err.h"
 #include "http.h"
 #include "i18n.h"
 #include "log.h"
 #include "participant.h"
+#include "session.h"
 #include "store.h"
 #include "tmpl.h"
 
@@ -66,6 +68,14 @@ void app_defs_free(struct app_defs *d)
     i18n_free(d->i18n);
     json_decref(d->views);
     memset(d, 0, sizeof *d);
+}
+
+int app_defs_check_versions(const struct app_defs *d, struct store *st, struct err *e)
+{
+    for (size_t i = 0; i < d->surveys.n; i++)
+        if (survey_check_against_store(d->surveys.items[i], st, e) < 0)
+            return -1;
+    return 0;
 }
 
 /* Whether the query string has lang=<code> (exact parameter, not a substring). */
@@ -208,6 +218,18 @@ void app_handle(struct app *app, struct http_req *q, struct http_resp *r)
     }
     if (strncmp(path, "/s/", 3) == 0) {
         participant_handle(app, q, r, path + 3);
+        return;
+    }
+    if (strcmp(path, "/dash") == 0 || strncmp(path, "/dash/", 6) == 0) {
+        dash_handle(app, q, r, path + 5);
+        return;
+    }
+    if (strcmp(path, "/login") == 0) {
+        session_handle_login(app, q, r);
+        return;
+    }
+    if (strcmp(path, "/logout") == 0) {
+        session_handle_logout(app, q, r);
         return;
     }
     int known = strcmp(path, "/healthz") == 0 || strcmp(path, "/") == 0;

@@ -22,6 +22,9 @@ int cmd_revoke(int argc, char **argv);
 int cmd_participant(int argc, char **argv);
 int cmd_user(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
 
 /* Prints "anketa CMD: FILE:LINE:COL: message" on stderr. */
 void cli_print_err(const char *cmd, const struct err *e);

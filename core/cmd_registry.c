@@ -222,7 +222,7 @@ int cmd_campaign(int argc, char **argv)
     } else if (strcmp(verb, "list") == 0) {
         struct campaign_info *list;
         size_t n;
-        rc = store_campaign_list(st, a, &list, &n, &e) == STORE_OK ? 0 : 1;
+        rc = store_campaign_list(st, a, NULL, &list, &n, &e) == STORE_OK ? 0 : 1;
         for (size_t i = 0; !rc && i < n; i++)
             printf("%-24s %-7s %-16s %-14s %-8s %s..%s  invited %ld, started %ld, completed %ld\n",
                    list[i].rec.code, list[i].status, list[i].rec.survey_id, list[i].rec.org_code,
@@ -232,7 +232,7 @@ int cmd_campaign(int argc, char **argv)
         struct rate_row *rows;
         size_t n;
         rc = store_campaign_get(st, a, rec.code, &info, &e) == STORE_OK &&
-                     store_campaign_rates(st, a, rec.code, &rows, &n, &e) == STORE_OK
+                     store_campaign_rates(st, a, rec.code, NULL, &rows, &n, &e) == STORE_OK
                  ? 0
                  : 1;
         if (!rc) {

@@ -5,12 +5,24 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 static enum log_level log_min = LOG_INFO;
 
 static const char *const log_names[] = {"debug", "info", "warn", "error"};
+
+/* Under systemd, stderr goes to the journal, which reads a "<N>" prefix as the priority. */
+static const char *const log_journal[] = {"<7>", "<6>", "<4>", "<3>"};
+
+static const char *log_prefix(enum log_level level)
+{
+    static int journal = -1;
+    if (journal < 0)
+        journal = getenv("JOURNAL_STREAM") != NULL;
+    return journal ? log_journal[level] : "";
+}
 
 void log_set_level(enum log_level min)
 {
@@ -22,7 +34,8 @@ void log_msg(enum log_level level, const char *fmt, ...)
     if (level < log_min)
         return;
     char line[1024];
-    int n = snprintf(line, sizeof line, "level=%s pid=%d msg=\"", log_names[level], (int)getpid());
+    int n = snprintf(line, sizeof line, "%slevel=%s pid=%d msg=\"", log_prefix(level),
+                     log_names[level], (int)getpid());
     va_list ap;
     va_start(ap, fmt);
     if (n > 0 && (size_t)n < sizeof line)
@@ -58,6 +71,6 @@ void log_request(const char *request_id, const char *method, const char *path, i
         return;
     char safe[256];
     log_redact_path(path, safe, sizeof safe);
-    fprintf(stderr, "level=info pid=%d req=%s method=%s path=\"%s\" status=%d ms=%.2f\n",
-            (int)getpid(), request_id, method, safe, status, ms);
+    fprintf(stderr, "%slevel=info pid=%d req=%s method=%s path=\"%s\" status=%d ms=%.2f\n",
+            log_prefix(LOG_INFO), (int)getpid(), request_id, method, safe, status, ms);
 }

@@ -41,6 +41,9 @@ static const struct cmd main_cmds[] = {
     {"participant", "erase a participant and their answers", cmd_participant},
     {"user", "add, change, disable and list the people who sign in", cmd_user},
     {"audit", "print the audit log", cmd_audit},
+    {"backup", "copy the database while serving", cmd_backup},
+    {"restore", "replace the database with a backup", cmd_restore},
+    {"doctor", "check an installation and say what to fix", cmd_doctor},
     {"version", "print the version", cmd_version},
     {"help", "list the commands", cmd_help},
 };

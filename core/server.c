@@ -483,11 +483,17 @@ static void server_reload(struct server_master *m)
     cfg.socket_mode = m->cfg.socket_mode;
     cfg.db_path = m->cfg.db_path;
     struct app_defs defs;
-    if (app_defs_load(&defs, cfg.surveys_dir, cfg.web_dir, &e) < 0) {
-        err_format(&e, msg, sizeof msg);
-        log_msg(LOG_ERROR, "reload refused, still serving the previous setup: %s", msg);
-        return;
+    struct store *st = NULL;
+    struct store_options opt = {.synchronous = cfg.synchronous};
+    if (app_defs_load(&defs, cfg.surveys_dir, cfg.web_dir, &e) < 0)
+        goto refused;
+    /* An edited questionnaire is held against the answers it already has, as at start. */
+    if (store_open(cfg.db_path, &opt, &st, &e) < 0 || app_defs_check_versions(&defs, st, &e) < 0) {
+        store_close(st);
+        app_defs_free(&defs);
+        goto refused;
     }
+    store_close(st);
     int workers = server_workers_wanted(&cfg);
     if (workers > SERVER_MAX_WORKERS) {
         log_msg(LOG_ERROR, "reload refused: at most %d workers", SERVER_MAX_WORKERS);
@@ -525,6 +531,10 @@ static void server_reload(struct server_master *m)
     }
     app_defs_free(&old);
     log_msg(LOG_INFO, "reloaded: %d workers, %zu surveys", m->workers, m->defs.surveys.n);
+    return;
+refused:
+    err_format(&e, msg, sizeof msg);
+    log_msg(LOG_ERROR, "reload refused, still serving the previous setup: %s", msg);
 }
 
 /* Stops every worker; returns how many did not end with status 0. */
@@ -578,7 +588,8 @@ int server_run(const struct server_config *cfg, struct err *e)
 
     struct store *st = NULL;
     struct store_options opt = {.synchronous = cfg->synchronous, .migrate = 1};
-    if (store_open(cfg->db_path, &opt, &st, e) < 0) {
+    if (store_open(cfg->db_path, &opt, &st, e) < 0 || app_defs_check_versions(&m.defs, st, e) < 0) {
+        store_close(st);
         app_defs_free(&m.defs);
         return -1;
     }

@@ -18,6 +18,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #define STORE_SECRET_KEY "secret"
 #define STORE_MODE_LEN   16
@@ -191,6 +193,57 @@ static const struct store_migration store_migrations[] = {
         "CREATE INDEX sessions_user ON sessions(user_id);"
         "CREATE TABLE audit(id INTEGER PRIMARY KEY, at TEXT NOT NULL,"
         " user_id INTEGER REFERENCES users(id), action TEXT NOT NULL, object TEXT, detail TEXT);"
+        /* Indicators (core/store_indicator.c). indicator_scores is a copy of the scale
+         * scores of responses given in campaigns, with who answered, their organisation and
+         * form of mentoring, kept by the triggers below: an indicator then reads one index
+         * range per organisation instead of joining four tables per response. */
+        "CREATE INDEX indicator_participants ON participants(org_id, role, kind, birth_year,"
+        " experience_years, programme_id);"
+        "CREATE INDEX indicator_pairs_mentor ON pairs(mentor_id, starts, ends, programme_id);"
+        "CREATE INDEX indicator_pairs_mentee ON pairs(mentee_id, starts, ends, programme_id);"
+        "CREATE INDEX indicator_pairs_programme ON pairs(programme_id, status, starts, ends);"
+        "CREATE INDEX indicator_invitations ON invitations(participant_id, survey_id, campaign_id);"
+        "CREATE TABLE indicator_scores("
+        " response_id INTEGER NOT NULL REFERENCES responses(id) ON DELETE CASCADE,"
+        " scale_id TEXT NOT NULL, org_id INTEGER NOT NULL, campaign_id INTEGER NOT NULL,"
+        " participant_id INTEGER NOT NULL, form TEXT, value REAL NOT NULL,"
+        " PRIMARY KEY(response_id, scale_id)) WITHOUT ROWID;"
+        "CREATE INDEX indicator_scores_org ON indicator_scores(scale_id, org_id, campaign_id,"
+        " participant_id, form, value);"
+        "CREATE INDEX indicator_scores_participant ON indicator_scores(participant_id);"
+        "CREATE TRIGGER indicator_scores_put AFTER INSERT ON response_scores BEGIN"
+        " INSERT INTO indicator_scores(response_id, scale_id, org_id, campaign_id,"
+        " participant_id, form, value)"
+        " SELECT NEW.response_id, NEW.scale_id, p.org_id, i.campaign_id, p.id, g.form, NEW.value"
+        " FROM responses r JOIN invitations i ON i.id = r.invitation_id"
+        " JOIN participants p ON p.id = i.participant_id"
+        " LEFT JOIN programmes g ON g.id = p.programme_id"
+        " WHERE r.id = NEW.response_id AND i.campaign_id IS NOT NULL; END;"
+        "CREATE TRIGGER indicator_scores_value AFTER UPDATE OF value ON response_scores BEGIN"
+        " UPDATE indicator_scores SET value = NEW.value"
+        " WHERE response_id = NEW.response_id AND scale_id = NEW.scale_id; END;"
+        "CREATE TRIGGER indicator_scores_drop AFTER DELETE ON response_scores BEGIN"
+        " DELETE FROM indicator_scores"
+        " WHERE response_id = OLD.response_id AND scale_id = OLD.scale_id; END;"
+        "CREATE TRIGGER indicator_scores_participant AFTER UPDATE OF org_id, programme_id"
+        " ON participants WHEN OLD.org_id IS NOT NEW.org_id"
+        " OR OLD.programme_id IS NOT NEW.programme_id BEGIN"
+        " UPDATE indicator_scores SET org_id = NEW.org_id,"
+        " form = (SELECT form FROM programmes WHERE id = NEW.programme_id)"
+        " WHERE participant_id = NEW.id; END;"
+        "CREATE TRIGGER indicator_scores_form AFTER UPDATE OF form ON programmes"
+        " WHEN OLD.form IS NOT NEW.form BEGIN"
+        " UPDATE indicator_scores SET form = NEW.form WHERE participant_id IN"
+        " (SELECT id FROM participants WHERE programme_id = NEW.id); END;"
+        "CREATE TABLE indicator_values(region TEXT NOT NULL, indicator TEXT NOT NULL,"
+        " period TEXT NOT NULL, org_id INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,"
+        " num REAL, den REAL, value REAL, n REAL, target REAL, breakdown TEXT,"
+        " script_hash TEXT NOT NULL, computed_at TEXT NOT NULL, error TEXT,"
+        " PRIMARY KEY(region, indicator, period, org_id)) WITHOUT ROWID;"
+        "CREATE TABLE indicator_runs(id INTEGER PRIMARY KEY, region TEXT NOT NULL,"
+        " period TEXT NOT NULL, org_id INTEGER REFERENCES orgs(id) ON DELETE SET NULL,"
+        " started_at TEXT NOT NULL, duration_ms INTEGER NOT NULL, memory_kb INTEGER NOT NULL,"
+        " indicators INTEGER NOT NULL, failures INTEGER NOT NULL, script_hash TEXT NOT NULL);"
         "PRAGMA user_version = 1;",
         store_seed_secret,
     },
@@ -218,6 +271,11 @@ int store_fail(struct store *s, const char *what, struct err *e)
 sqlite3_stmt *store_prep(struct store *s, int slot, const char *sql, const char *what,
                          struct err *e)
 {
+    /* A statement named in an enum but missing from its file's SQL table. */
+    if (!sql) {
+        err_set(e, s->path, 0, 0, "store: %s: statement %d has no SQL", what, slot);
+        return NULL;
+    }
     if (!s->stmt[slot] && sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
                                              &s->stmt[slot], NULL) != SQLITE_OK) {
         store_fail(s, what, e);
@@ -400,7 +458,23 @@ static int store_check_schema(struct store *s, int migrate, struct err *e)
                        "init`",
                        v, STORE_LATEST);
     s->version = v;
-    return v < STORE_LATEST ? store_migrate(s, e) : STORE_OK;
+    if (v == STORE_LATEST)
+        return STORE_OK;
+    /* An existing database is copied before its schema changes, so an upgrade that goes
+     * wrong can be undone with anketa restore. */
+    if (v > 0) {
+        char *path = sqlite3_mprintf("%s.before-schema-%d-%lld.bak", s->path, STORE_LATEST,
+                                     (long long)time(NULL));
+        if (!path)
+            return err_set(e, s->path, 0, 0, "store: out of memory");
+        int rc = store_backup(s, path, e);
+        if (rc == STORE_OK)
+            fprintf(stderr, "anketa: copied %s to %s before upgrading its schema\n", s->path, path);
+        sqlite3_free(path);
+        if (rc != STORE_OK)
+            return rc;
+    }
+    return store_migrate(s, e);
 }
 
 static int store_journal_cb(void *arg, int n, char **values, char **names)
@@ -865,4 +939,93 @@ int store_commit(struct store *s, struct err *e)
 void store_rollback(struct store *s)
 {
     store_run(s, ST_ROLLBACK, "roll back", NULL);
+}
+
+/* Copies everything from src into dst with the online backup API, in steps so that writers
+ * of src are only briefly held up. */
+static int store_copy(sqlite3 *dst, sqlite3 *src, const char *path, struct err *e)
+{
+    sqlite3_backup *b = sqlite3_backup_init(dst, "main", src, "main");
+    if (!b)
+        return err_set(e, path, 0, 0, "backup: %s", sqlite3_errmsg(dst));
+    int rc;
+    while ((rc = sqlite3_backup_step(b, 256)) == SQLITE_OK || rc == SQLITE_BUSY ||
+           rc == SQLITE_LOCKED)
+        sqlite3_sleep(rc == SQLITE_OK ? 0 : 20);
+    sqlite3_backup_finish(b);
+    if (rc != SQLITE_DONE)
+        return err_set(e, path, 0, 0, "backup: %s", sqlite3_errstr(rc));
+    return 0;
+}
+
+int store_backup(struct store *s, const char *path, struct err *e)
+{
+    struct stat st;
+    if (lstat(path, &st) == 0)
+        return err_set(e, path, 0, 0, "exists already: choose a new file for the backup");
+    sqlite3 *dst = NULL;
+    mode_t old_mask = umask(077);
+    int rc = sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    umask(old_mask);
+    if (rc != SQLITE_OK) {
+        err_set(e, path, 0, 0, "cannot create: %s", dst ? sqlite3_errmsg(dst) : "out of memory");
+        sqlite3_close(dst);
+        return STORE_ERROR;
+    }
+    rc = store_copy(dst, s->db, path, e);
+    /* A backup is one self-contained file, not a WAL database with side files. */
+    if (rc == 0 && sqlite3_exec(dst, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL) != SQLITE_OK)
+        rc = err_set(e, path, 0, 0, "backup: %s", sqlite3_errmsg(dst));
+    sqlite3_close(dst);
+    if (rc != 0) {
+        unlink(path);
+        return STORE_ERROR;
+    }
+    return STORE_OK;
+}
+
+int store_restore(struct store *s, const char *path, struct err *e)
+{
+    sqlite3 *src = NULL;
+    if (sqlite3_open_v2(path, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        err_set(e, path, 0, 0, "cannot open: %s", src ? sqlite3_errmsg(src) : "out of memory");
+        sqlite3_close(src);
+        return STORE_ERROR;
+    }
+    sqlite3_stmt *st = NULL;
+    int version = -1;
+    if (sqlite3_prepare_v2(src, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    int rc = STORE_OK;
+    if (version < 1 || version > STORE_LATEST)
+        rc = err_set(e, path, 0, 0,
+                     version < 1 ? "not an anketa database (no schema version)"
+                                 : "written by a newer anketa (schema %d; this build knows up "
+                                   "to %d)",
+                     version, STORE_LATEST);
+    else if (store_copy(s->db, src, path, e) < 0)
+        rc = STORE_ERROR;
+    sqlite3_close(src);
+    if (rc == STORE_OK)
+        s->version = version;
+    return rc;
+}
+
+int store_integrity(struct store *s, struct err *e)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA integrity_check(1)", -1, &st, NULL) != SQLITE_OK)
+        return store_fail(s, "integrity check", e);
+    int rc = STORE_OK;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_text(st, 0);
+        if (!v || strcmp(v, "ok") != 0)
+            rc = err_set(e, s->path, 0, 0, "integrity check: %s", v ? v : "no answer");
+    } else {
+        rc = store_fail(s, "integrity check", e);
+    }
+    sqlite3_finalize(st);
+    return rc;
 }

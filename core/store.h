@@ -177,6 +177,38 @@ struct figure_rec {
 };
 int store_put_figure(struct store *s, const struct figure_rec *f, int *changed, struct err *e);
 
+/* An organisation with its parent and grandparent (for breadcrumbs). */
+struct org_info {
+    int64_t id;
+    const char *code;
+    const char *name;
+    const char *level;
+    const char *kind;
+    const char *parent_code; /* NULL for a region */
+    const char *parent_name;
+    const char *grandparent_code;
+    const char *grandparent_name;
+};
+int store_org_get(struct store *s, struct arena *a, const char *code, struct org_info *out,
+                  struct err *e);
+
+/* The organisations directly below code, by name (parents are not filled in). */
+int store_org_children(struct store *s, struct arena *a, const char *code, struct org_info **out,
+                       size_t *n, struct err *e);
+
+/* The code of the first region (where an administrator's dashboard opens). */
+int store_org_first_region(struct store *s, char *out, size_t size, struct err *e);
+
+/* Counts of an organisation's subtree. */
+struct org_stats {
+    long mentors;
+    long mentees;
+    long no_consent;
+    long active_pairs;
+    long programmes;
+};
+int store_org_stats(struct store *s, const char *code, struct org_stats *out, struct err *e);
+
 /* Issues a new invitation (fresh random token, written to token_out) for a participant. */
 int store_put_invitation(struct store *s, const char *participant_code, const char *survey_id,
                          char token_out[23], struct err *e);
@@ -221,9 +253,12 @@ struct campaign_info {
 int store_campaign_get(struct store *s, struct arena *a, const char *code,
                        struct campaign_info *out, struct err *e);
 
-/* Every campaign, newest first (array and strings in a). */
-int store_campaign_list(struct store *s, struct arena *a, struct campaign_info **out, size_t *n,
-                        struct err *e);
+/*
+ * Every campaign, newest first (array and strings in a); with org_code, only those that
+ * reach that organisation (sent from it, above it or below it), their counts limited to it.
+ */
+int store_campaign_list(struct store *s, struct arena *a, const char *org_code,
+                        struct campaign_info **out, size_t *n, struct err *e);
 
 /*
  * Opens a campaign and invites, with a fresh token each, every targeted participant who has
@@ -234,7 +269,8 @@ int store_campaign_open(struct store *s, const char *code, long *invited, long *
                         struct err *e);
 int store_campaign_close(struct store *s, const char *code, struct err *e);
 
-/* Response rates per organisation of the campaign's subtree (array and strings in a). */
+/* Response rates per organisation of the campaign's subtree (array and strings in a); with
+ * org_code, only the organisations below that one. */
 struct rate_row {
     const char *org_code;
     const char *org_name;
@@ -242,8 +278,8 @@ struct rate_row {
     long started;
     long completed;
 };
-int store_campaign_rates(struct store *s, struct arena *a, const char *code, struct rate_row **out,
-                         size_t *n, struct err *e);
+int store_campaign_rates(struct store *s, struct arena *a, const char *code, const char *org_code,
+                         struct rate_row **out, size_t *n, struct err *e);
 
 /* One invitation of a campaign, for links and the list of who has not answered. */
 struct link_row {
@@ -347,6 +383,196 @@ int store_first_invitation(struct store *s, struct arena *a, const char *survey_
 
 /* How many responses a survey has (all surveys when survey_id is NULL). */
 int store_count_responses(struct store *s, const char *survey_id, long *out, struct err *e);
+
+/*
+ * Copies the whole database into a new file at path with SQLite's online backup API: a
+ * consistent snapshot, taken while the server keeps serving. path must not exist.
+ */
+int store_backup(struct store *s, const char *path, struct err *e);
+
+/*
+ * Replaces the content of the database with the backup at path (checked first: it must be
+ * an anketa database this build can read). Meant for a stopped server.
+ */
+int store_restore(struct store *s, const char *path, struct err *e);
+
+/* PRAGMA integrity_check: STORE_OK when "ok", otherwise e holds SQLite's first finding. */
+int store_integrity(struct store *s, struct err *e);
+
+/*
+ * ---- Indicators (core/store_indicator.c) ----
+ *
+ * What the accessors of indicator scripts read, always scoped to an organisation's subtree
+ * and a period, and the values and runs the indicators produce. Reads return with every
+ * statement reset; a row callback must not call the store, and returning non-zero from it
+ * stops the walk (STORE_OK is returned then).
+ */
+
+/*
+ * While fn is set, a long indicator query asks fn(ctx) every few thousand steps and stops
+ * (failing with "interrupted") when it returns non-zero: scripts' deadlines cover their SQL.
+ * NULL removes it.
+ */
+void store_ind_interrupt(struct store *s, int (*fn)(void *ctx), void *ctx);
+
+/* An organisation of the tree an indicator run covers. */
+struct ind_node {
+    int64_t id;
+    int64_t parent_id; /* 0 for the root of the subtree */
+    const char *code;
+    const char *name;
+    const char *level; /* region, municipality, organisation */
+    const char *kind;  /* NULL unless set */
+};
+
+/* The subtree of root_code, parents before children (array and strings in a). */
+int store_ind_tree(struct store *s, struct arena *a, const char *root_code, struct ind_node **out,
+                   size_t *n, struct err *e);
+
+#define IND_PERIODS 7
+
+/* What an accessor is scoped to: a subtree and a period. */
+struct ind_scope {
+    int64_t org_id;
+    const char *period; /* its code: reference figures are kept by it */
+    const char *starts; /* its first day, YYYY-MM-DD */
+    const char *ends;   /* its last day */
+    int start_year;     /* the year of starts: a pupil's age is start_year - birth_year */
+    const char *campaigns[IND_PERIODS]; /* the period codes of campaigns that fall inside it
+                                           (a year: itself, its halves and quarters); NULL-padded */
+};
+
+/* Which participants to count; NULL or -1: no condition. */
+struct ind_people {
+    const char *role;
+    const char *kind;
+    const char *form;
+    int age_from, age_to; /* inclusive */
+    int exp_min, exp_max; /* years of experience, inclusive */
+    int in_pairs;         /* only those in a pair (in their role) that overlaps the period */
+};
+int store_ind_count_participants(struct store *s, const struct ind_scope *sc,
+                                 const struct ind_people *f, long *out, struct err *e);
+
+/* Pairs of the subtree's programmes that overlap the period (with ended: that ended in it). */
+struct ind_pair_filter {
+    const char *status; /* NULL: any */
+    const char *form;
+    int ended;
+};
+int store_ind_count_pairs(struct store *s, const struct ind_scope *sc,
+                          const struct ind_pair_filter *f, long *out, struct err *e);
+
+/*
+ * A reference figure of the period: the subtree root's own value, or else the sum over its
+ * children of theirs (the same rule below). *found is 0 when no organisation has it.
+ */
+int store_ind_figure(struct store *s, const struct ind_scope *sc, const char *name, double *out,
+                     int *found, struct err *e);
+
+/* Enterprises of the subtree with an employer mentor in a pair that overlaps the period. */
+int store_ind_partner_orgs(struct store *s, const struct ind_scope *sc, long *out, struct err *e);
+
+/* Scores of responses given in campaigns of the period: a scale's, or one numeric item's. */
+struct ind_measure {
+    const char *survey; /* required */
+    const char *scale;  /* exactly one of scale and item */
+    const char *item;
+    const char *wave; /* NULL: any */
+    const char *form; /* the respondent's programme's form; NULL: any */
+    double min;       /* the threshold counted in ind_summary.at_least */
+};
+struct ind_summary {
+    long n;
+    double sum, sumsq, min, max;
+    long at_least; /* scores >= min */
+};
+int store_ind_summary(struct store *s, const struct ind_scope *sc, const struct ind_measure *m,
+                      struct ind_summary *out, struct err *e);
+int store_ind_scores(struct store *s, const struct ind_scope *sc, const struct ind_measure *m,
+                     int (*fn)(void *ctx, double value), void *ctx, struct err *e);
+
+/* Responses to a survey in campaigns of the period (m->scale and m->item are ignored). */
+int store_ind_count_responses(struct store *s, const struct ind_scope *sc,
+                              const struct ind_measure *m, long *out, struct err *e);
+
+/*
+ * The entry and final score of each participant who answered both surveys in the period (the
+ * latest response of each when there are several), in participant order, with the form of
+ * their programme (NULL when none).
+ */
+struct ind_paired_filter {
+    const char *scale; /* exactly one of scale and item */
+    const char *item;
+    const char *entry_survey;
+    const char *final_survey;
+    const char *form; /* NULL: any */
+};
+int store_ind_paired(struct store *s, const struct ind_scope *sc, const struct ind_paired_filter *f,
+                     int (*fn)(void *ctx, double entry, double final, const char *form), void *ctx,
+                     struct err *e);
+
+/* One stored value of an indicator for an organisation and period. */
+struct ind_value_rec {
+    const char *region;
+    const char *indicator;
+    const char *period;
+    int64_t org_id;
+    const char *org_code; /* filled when read */
+    int has_num;          /* num and den are set */
+    double num, den;
+    int has_value;
+    double value;
+    int has_n; /* scores: how many values the mean is of */
+    double n;
+    int has_target;
+    double target;
+    const char *breakdown; /* JSON array, or NULL */
+    const char *script_hash;
+    const char *error; /* NULL when computed */
+    const char *computed_at;
+};
+
+/* Inserts or replaces the value (computed_at is set to now). */
+int store_ind_put_value(struct store *s, const struct ind_value_rec *v, struct err *e);
+
+/* The stored values of a region and period for root_code's subtree, by indicator and code. */
+int store_ind_get_values(struct store *s, struct arena *a, const char *region, const char *period,
+                         const char *root_code, struct ind_value_rec **out, size_t *n,
+                         struct err *e);
+
+/* A run of a region's indicators: when, how long, how much memory, how many failed. */
+struct ind_run_rec {
+    const char *region;
+    const char *period;
+    int64_t org_id; /* the root of the run */
+    const char *started_at;
+    long duration_ms;
+    long memory_kb; /* the largest Lua heap of an indicator */
+    long indicators;
+    long failures;
+    const char *script_hash;
+};
+int store_ind_put_run(struct store *s, const struct ind_run_rec *r, int64_t *id, struct err *e);
+
+/* The latest run of a region (strings in a), or STORE_NOT_FOUND. */
+int store_ind_last_run(struct store *s, struct arena *a, const char *region,
+                       struct ind_run_rec *out, struct err *e);
+
+/*
+ * Fixtures for tests and `anketa indicators test`: a response of a participant to a survey in
+ * the campaign of (survey, period, wave), made on first use, with the given scale scores and
+ * answers (numbers stored as the questionnaire would store them).
+ */
+struct ind_fixture_value {
+    const char *id;
+    double value;
+};
+int store_ind_fixture_response(struct store *s, const char *participant_code, const char *survey,
+                               const char *period, const char *wave,
+                               const struct ind_fixture_value *scores, size_t nscores,
+                               const struct ind_fixture_value *answers, size_t nanswers,
+                               struct err *e);
 
 /* Runs a transaction around several writes (the demo, imports). */
 int store_begin(struct store *s, struct err *e);

@@ -24,6 +24,7 @@ enum store_campaign_stmt {
     SC_ERASE_RESPONSES,
     SC_ERASE_INVITATIONS,
     SC_ERASE_PARTICIPANT,
+    SC_FOR_ORG,
     SC_COUNT
 };
 
@@ -44,6 +45,19 @@ _Static_assert(SC_COUNT <= STORE_STMTS_PER_FILE, "too many statements for one st
 #define SC_SUBTREE(n)                                                                              \
     "WITH RECURSIVE sub(id) AS (SELECT id FROM orgs WHERE code = ?" #n " UNION ALL "               \
     "SELECT o.id FROM orgs o JOIN sub ON o.parent_id = sub.id) "
+
+/* The columns of SC_COLUMNS, counted only within the subtree sub of an organisation. */
+#define SC_COLUMNS_IN_SUB                                                                          \
+    "SELECT c.code, c.survey_id, o.code, c.period, c.wave, c.role, c.form, c.opens, c.closes, "    \
+    "c.status, (SELECT count(*) FROM invitations i JOIN participants p "                           \
+    "ON p.id = i.participant_id WHERE i.campaign_id = c.id AND i.revoked_at IS NULL "              \
+    "AND p.org_id IN sub), "                                                                       \
+    "(SELECT count(*) FROM invitations i JOIN participants p ON p.id = i.participant_id "          \
+    "JOIN drafts d ON d.invitation_id = i.id WHERE i.campaign_id = c.id AND p.org_id IN sub "      \
+    "AND NOT EXISTS (SELECT 1 FROM responses r WHERE r.invitation_id = i.id)), "                   \
+    "(SELECT count(*) FROM invitations i JOIN participants p ON p.id = i.participant_id "          \
+    "JOIN responses r ON r.invitation_id = i.id WHERE i.campaign_id = c.id "                       \
+    "AND p.org_id IN sub) FROM campaigns c JOIN orgs o ON o.id = c.org_id "
 
 static const char *const store_campaign_sql[SC_COUNT] = {
     [SC_PUT] = ("INSERT INTO campaigns(code, survey_id, org_id, period, wave, role, form, opens, "
@@ -71,13 +85,16 @@ static const char *const store_campaign_sql[SC_COUNT] = {
     [SC_INVITE] = ("INSERT INTO invitations(token, participant_id, campaign_id, survey_id, "
                    "created_at) SELECT ?1, ?2, c.id, c.survey_id, " STORE_NOW " "
                    "FROM campaigns c WHERE c.code = ?3"),
-    [SC_RATES] = ("SELECT o.code, o.name, count(i.id) FILTER (WHERE i.revoked_at IS NULL), "
-                  "count(d.invitation_id) FILTER (WHERE r.id IS NULL), count(r.id) "
-                  "FROM invitations i JOIN campaigns c ON c.id = i.campaign_id "
-                  "JOIN participants p ON p.id = i.participant_id JOIN orgs o ON o.id = p.org_id "
-                  "LEFT JOIN drafts d ON d.invitation_id = i.id "
-                  "LEFT JOIN responses r ON r.invitation_id = i.id "
-                  "WHERE c.code = ?1 GROUP BY o.id ORDER BY o.code"),
+    [SC_RATES] = (SC_SUBTREE(2) "SELECT o.code, o.name, "
+                                "count(i.id) FILTER (WHERE i.revoked_at IS NULL), "
+                                "count(d.invitation_id) FILTER (WHERE r.id IS NULL), count(r.id) "
+                                "FROM invitations i JOIN campaigns c ON c.id = i.campaign_id "
+                                "JOIN participants p ON p.id = i.participant_id "
+                                "JOIN orgs o ON o.id = p.org_id "
+                                "LEFT JOIN drafts d ON d.invitation_id = i.id "
+                                "LEFT JOIN responses r ON r.invitation_id = i.id "
+                                "WHERE c.code = ?1 AND (?2 IS NULL OR p.org_id IN sub) "
+                                "GROUP BY o.id ORDER BY o.name"),
     [SC_LINKS] = (SC_SUBTREE(2) "SELECT p.code, p.name, o.code, o.name, i.token, r.id IS NOT NULL, "
                                 "d.invitation_id IS NOT NULL, i.revoked_at IS NOT NULL "
                                 "FROM invitations i JOIN campaigns c ON c.id = i.campaign_id "
@@ -95,6 +112,15 @@ static const char *const store_campaign_sql[SC_COUNT] = {
     [SC_ERASE_INVITATIONS] = ("DELETE FROM invitations WHERE participant_id IN "
                               "(SELECT id FROM participants WHERE code = ?1)"),
     [SC_ERASE_PARTICIPANT] = ("DELETE FROM participants WHERE code = ?1"),
+    /* Campaigns that reach an organisation: sent from it, from above it or from below it. */
+    [SC_FOR_ORG] =
+        ("WITH RECURSIVE sub(id) AS (SELECT id FROM orgs WHERE code = ?1 UNION ALL "
+         "SELECT o.id FROM orgs o JOIN sub ON o.parent_id = sub.id), "
+         "up(id, parent_id, depth) AS (SELECT id, parent_id, 0 FROM orgs "
+         "WHERE code = ?1 UNION ALL SELECT o.id, o.parent_id, up.depth + 1 "
+         "FROM orgs o JOIN up ON o.id = up.parent_id WHERE up.depth < 16) " SC_COLUMNS_IN_SUB
+         "WHERE c.org_id IN (SELECT id FROM up) OR c.org_id IN sub "
+         "ORDER BY c.id DESC"),
 };
 
 static sqlite3_stmt *store_camp(struct store *s, enum store_campaign_stmt id, const char *what,
@@ -186,15 +212,17 @@ int store_campaign_get(struct store *s, struct arena *a, const char *code,
     return rc;
 }
 
-int store_campaign_list(struct store *s, struct arena *a, struct campaign_info **out, size_t *n,
-                        struct err *e)
+int store_campaign_list(struct store *s, struct arena *a, const char *org_code,
+                        struct campaign_info **out, size_t *n, struct err *e)
 {
     const char *what = "list campaigns";
     *out = NULL;
     *n = 0;
-    sqlite3_stmt *st = store_camp(s, SC_LIST, what, e);
+    sqlite3_stmt *st = store_camp(s, org_code ? SC_FOR_ORG : SC_LIST, what, e);
     if (!st)
         return STORE_ERROR;
+    if (org_code && store_bind(st, "s", org_code) != SQLITE_OK)
+        return store_bind_failed(s, st, what, e);
     size_t cap = 0;
     int step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
@@ -304,8 +332,8 @@ int store_campaign_close(struct store *s, const char *code, struct err *e)
     return store_campaign_status(s, code, "closed", e);
 }
 
-int store_campaign_rates(struct store *s, struct arena *a, const char *code, struct rate_row **out,
-                         size_t *n, struct err *e)
+int store_campaign_rates(struct store *s, struct arena *a, const char *code, const char *org_code,
+                         struct rate_row **out, size_t *n, struct err *e)
 {
     const char *what = "read response rates";
     *out = NULL;
@@ -313,7 +341,7 @@ int store_campaign_rates(struct store *s, struct arena *a, const char *code, str
     sqlite3_stmt *st = store_camp(s, SC_RATES, what, e);
     if (!st)
         return STORE_ERROR;
-    if (store_bind(st, "s", code) != SQLITE_OK)
+    if (store_bind(st, "ss", code, org_code) != SQLITE_OK)
         return store_bind_failed(s, st, what, e);
     size_t cap = 0;
     int step, oom = 0;

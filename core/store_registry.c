@@ -33,6 +33,10 @@ enum store_reg_stmt {
     SR_INVITATION_PUT,
     SR_ORG_LEVEL,
     SR_PARTICIPANT_ROLE,
+    SR_ORG_GET,
+    SR_ORG_CHILDREN,
+    SR_ORG_FIRST_REGION,
+    SR_ORG_STATS,
     SR_COUNT
 };
 
@@ -110,6 +114,22 @@ static const char *const store_reg_sql[SR_COUNT] = {
                           "WHERE p.code = ?2",
     [SR_ORG_LEVEL] = "SELECT level FROM orgs WHERE code = ?1",
     [SR_PARTICIPANT_ROLE] = "SELECT role FROM participants WHERE code = ?1",
+    [SR_ORG_GET] = "SELECT o.id, o.code, o.name, o.level, o.kind, p.code, p.name, g.code, g.name "
+                   "FROM orgs o LEFT JOIN orgs p ON p.id = o.parent_id "
+                   "LEFT JOIN orgs g ON g.id = p.parent_id WHERE o.code = ?1",
+    [SR_ORG_CHILDREN] = "SELECT o.id, o.code, o.name, o.level, o.kind, NULL, NULL, NULL, NULL "
+                        "FROM orgs o JOIN orgs p ON p.id = o.parent_id WHERE p.code = ?1 "
+                        "ORDER BY o.name",
+    [SR_ORG_FIRST_REGION] = "SELECT code FROM orgs WHERE level = 'region' ORDER BY id LIMIT 1",
+    /* Participants of a subtree: mentors, mentees, consents, active pairs, programmes. */
+    [SR_ORG_STATS] = "WITH RECURSIVE sub(id) AS (SELECT id FROM orgs WHERE code = ?1 UNION ALL "
+                     "SELECT o.id FROM orgs o JOIN sub ON o.parent_id = sub.id) "
+                     "SELECT (SELECT count(*) FROM participants WHERE org_id IN sub AND "
+                     "role = 'mentor'), (SELECT count(*) FROM participants WHERE org_id IN sub "
+                     "AND role = 'mentee'), (SELECT count(*) FROM participants WHERE org_id IN "
+                     "sub AND consent_date IS NULL), (SELECT count(*) FROM pairs p JOIN "
+                     "participants m ON m.id = p.mentor_id WHERE m.org_id IN sub AND "
+                     "p.status = 'active'), (SELECT count(*) FROM programmes WHERE org_id IN sub)",
 };
 
 #define STORE_DEFAULT_MAX_MENTEES 3
@@ -391,4 +411,119 @@ int store_org_level(struct store *s, const char *code, char out[16], struct err 
 int store_participant_role(struct store *s, const char *code, char out[16], struct err *e)
 {
     return store_lookup_text(s, SR_PARTICIPANT_ROLE, code, out, 16, "look up participant", e);
+}
+
+static int store_org_read(sqlite3_stmt *st, struct arena *a, struct org_info *out)
+{
+    int oom = 0;
+    const char *cols[8];
+    for (int i = 0; i < 8; i++) {
+        const char *v = (const char *)sqlite3_column_text(st, i + 1);
+        cols[i] = v ? arena_strdup(a, v) : NULL;
+        oom |= v && !cols[i];
+    }
+    out->id = sqlite3_column_int64(st, 0);
+    out->code = cols[0];
+    out->name = cols[1];
+    out->level = cols[2];
+    out->kind = cols[3];
+    out->parent_code = cols[4];
+    out->parent_name = cols[5];
+    out->grandparent_code = cols[6];
+    out->grandparent_name = cols[7];
+    return oom ? -1 : 0;
+}
+
+int store_org_get(struct store *s, struct arena *a, const char *code, struct org_info *out,
+                  struct err *e)
+{
+    const char *what = "read organisation";
+    sqlite3_stmt *st = store_reg(s, SR_ORG_GET, what, e);
+    if (!st)
+        return STORE_ERROR;
+    if (store_bind(st, "s", code) != SQLITE_OK)
+        return store_bind_failed(s, st, what, e);
+    int step = sqlite3_step(st);
+    int rc = STORE_NOT_FOUND;
+    if (step == SQLITE_ROW)
+        rc = store_org_read(st, a, out) == 0
+                 ? STORE_OK
+                 : err_set(e, s->path, 0, 0, "store: %s: out of memory", what);
+    else if (step != SQLITE_DONE)
+        rc = store_fail(s, what, e);
+    store_done(st);
+    return rc;
+}
+
+int store_org_children(struct store *s, struct arena *a, const char *code, struct org_info **out,
+                       size_t *n, struct err *e)
+{
+    const char *what = "list organisations";
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st = store_reg(s, SR_ORG_CHILDREN, what, e);
+    if (!st)
+        return STORE_ERROR;
+    if (store_bind(st, "s", code) != SQLITE_OK)
+        return store_bind_failed(s, st, what, e);
+    size_t cap = 0;
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            struct org_info *v = arena_realloc(a, *out, cap * sizeof **out, ncap * sizeof **out);
+            if (!v)
+                break;
+            *out = v;
+            cap = ncap;
+        }
+        if (store_org_read(st, a, &(*out)[*n]) < 0)
+            break;
+        (*n)++;
+    }
+    store_done(st);
+    if (step != SQLITE_DONE)
+        return step == SQLITE_ROW ? err_set(e, s->path, 0, 0, "store: %s: out of memory", what)
+                                  : store_fail(s, what, e);
+    return STORE_OK;
+}
+
+int store_org_first_region(struct store *s, char *out, size_t size, struct err *e)
+{
+    const char *what = "find a region";
+    sqlite3_stmt *st = store_reg(s, SR_ORG_FIRST_REGION, what, e);
+    if (!st)
+        return STORE_ERROR;
+    int step = sqlite3_step(st);
+    int rc = STORE_NOT_FOUND;
+    if (step == SQLITE_ROW) {
+        snprintf(out, size, "%s", (const char *)sqlite3_column_text(st, 0));
+        rc = STORE_OK;
+    } else if (step != SQLITE_DONE) {
+        rc = store_fail(s, what, e);
+    }
+    store_done(st);
+    return rc;
+}
+
+int store_org_stats(struct store *s, const char *code, struct org_stats *out, struct err *e)
+{
+    const char *what = "count participants";
+    sqlite3_stmt *st = store_reg(s, SR_ORG_STATS, what, e);
+    if (!st)
+        return STORE_ERROR;
+    if (store_bind(st, "s", code) != SQLITE_OK)
+        return store_bind_failed(s, st, what, e);
+    int rc = STORE_OK;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        out->mentors = (long)sqlite3_column_int64(st, 0);
+        out->mentees = (long)sqlite3_column_int64(st, 1);
+        out->no_consent = (long)sqlite3_column_int64(st, 2);
+        out->active_pairs = (long)sqlite3_column_int64(st, 3);
+        out->programmes = (long)sqlite3_column_int64(st, 4);
+    } else {
+        rc = store_fail(s, what, e);
+    }
+    store_done(st);
+    return rc;
 }

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs the Debian packages anketa needs to build, run and test, if any is missing.
 # Non-interactive; needs root only when something has to be installed.
-# nodejs runs the browser's expression evaluator against the shared test vectors.
+# nodejs runs the browser's expression evaluator against the shared test vectors; npm fetches
+# playwright-core and axe-core, which drive Debian's chromium in the browser tests.
 # The last line is for tests/integration/test_install.c: dpkg-dev builds the .deb
 # (dpkg-shlibdeps, dpkg-parsechangelog), lintian checks it, systemd-analyze verifies the
 # unit, openssl makes the test certificate for the nginx site, groff checks the man page.
@@ -10,7 +11,7 @@ set -eu
 PACKAGES="build-essential pkg-config clang clang-format
 libfcgi-dev libsqlite3-dev liblua5.4-dev libyaml-dev libjansson-dev libsodium-dev
 libcmocka-dev libcurl4-openssl-dev
-nginx-light sqlite3 curl wrk nodejs
+nginx-light sqlite3 curl wrk nodejs chromium
 dpkg-dev lintian systemd openssl groff-base"
 
 missing=""
@@ -19,6 +20,9 @@ for p in $PACKAGES; do
         missing="$missing $p"
     fi
 done
+
+# Some Node.js builds carry their own npm; Debian's nodejs needs the npm package for it.
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 
 [ -z "$missing" ] && exit 0
 

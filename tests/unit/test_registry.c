@@ -408,7 +408,7 @@ static void test_campaigns(void **state)
     assert_int_equal(info.completed, 0);
     struct rate_row *rows;
     size_t n;
-    assert_int_equal(store_campaign_rates(f->st, a, "c1", &rows, &n, &e), STORE_OK);
+    assert_int_equal(store_campaign_rates(f->st, a, "c1", NULL, &rows, &n, &e), STORE_OK);
     assert_int_equal(n, 1);
     assert_string_equal(rows[0].org_code, "s1");
     assert_int_equal(rows[0].invited, 3);

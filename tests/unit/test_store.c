@@ -213,9 +213,10 @@ static void test_migrate_creates_schema(void **state)
                 "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_schema "
                 "WHERE type = 'table' ORDER BY name)",
                 names, sizeof names);
-    assert_string_equal(
-        names, "answers,audit,campaigns,drafts,figures,invitations,meta,orgs,pairs,participants,"
-               "programmes,response_scores,responses,sessions,survey_versions,users");
+    assert_string_equal(names, "answers,audit,campaigns,drafts,figures,indicator_runs,"
+                               "indicator_scores,indicator_values,invitations,meta,orgs,pairs,"
+                               "participants,programmes,response_scores,responses,sessions,"
+                               "survey_versions,users");
     assert_int_equal(direct_int(f->path, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' "
                                          "AND name IN ('invitations_survey', 'responses_survey')"),
                      2);
