@@ -1226,6 +1226,15 @@ void participant_handle(struct app *app, struct http_req *q, struct http_resp *r
         app_error_page(app, q, r, 410, "revoked");
         return;
     }
+    /* A finished questionnaire keeps its thank-you page; an unfinished one can only be
+     * answered while its campaign is open and the participant's consent is on record. */
+    if (!p.inv.answered && (p.inv.closed || p.inv.not_yet || !p.inv.consent)) {
+        app_error_page(app, q, r, p.inv.closed ? 410 : 403,
+                       p.inv.closed    ? "closed"
+                       : p.inv.not_yet ? "not_yet"
+                                       : "no_consent");
+        return;
+    }
     if (*tail) {
         if (!is_get) {
             http_header(r, "Allow", "GET, HEAD");

@@ -144,8 +144,11 @@ test('show_if hides and shows a question live, and the server stores what was sh
   await page.locator('#q-met_before-yes').check();
   assert.equal(await where.isVisible(), true, 'shown after "yes"');
   await page.locator('#q-met_where input, #q-met_where textarea').first().fill('в другой школе');
+  assert.equal(await page.locator('#q-goals_text .qnum').innerText(), '4.');
   await page.locator('#q-met_before-no').check();
   assert.equal(await where.isHidden(), true, 'hidden again after "no"');
+  assert.equal(await page.locator('#q-goals_text .qnum').innerText(), '3.',
+    'the questions shown are numbered without a gap');
   await shoot(page, 'questionnaire');
   for (let i = 0; i < 12; i++) {
     await fillVisible(page);

@@ -467,6 +467,65 @@ static void test_revoked_link(void **state)
     http_result_free(&r);
 }
 
+/* Puts the invitation of token in a campaign opening and closing on the given dates. */
+static void in_campaign(const char *token, const char *code, const char *opens, const char *closes)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO campaigns(code, survey_id, org_id, period, wave, opens, closes, "
+             "status, created_at) SELECT '%s', 'mentee-final', id, '2026/27', 'final', '%s', "
+             "'%s', 'open', '2026-11-01T00:00:00Z' FROM orgs WHERE code = 't-region'",
+             code, opens, closes);
+    assert_int_equal(harness_sql_long(&h, sql, NULL), 0);
+    assert_int_equal(harness_sql_long(&h,
+                                      "UPDATE invitations SET campaign_id = (SELECT max(id) FROM "
+                                      "campaigns) WHERE token = ?",
+                                      token),
+                     0);
+}
+
+/* Links that cannot take answers say why, for GET and POST alike, and store nothing. */
+static void test_closed_early_and_unconsented_links(void **state)
+{
+    (void)state;
+    struct {
+        const char *opens, *closes;
+        int consent;
+        long status;
+        const char *words;
+    } cases[] = {
+        {"2020-01-01", "2020-12-31", 1, 410, "Анкетирование завершено"},
+        {"2098-01-01", "2099-12-31", 1, 403, "Анкетирование ещё не началось"},
+        {"2020-01-01", "2099-12-31", 0, 403, "Нет согласия на обработку данных"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char token[23], path[64], code[16];
+        assert_int_equal(harness_invite(&h, "mentee-final", token), 0);
+        snprintf(code, sizeof code, "camp-%zu", i);
+        in_campaign(token, code, cases[i].opens, cases[i].closes);
+        if (!cases[i].consent)
+            assert_int_equal(harness_sql_long(&h,
+                                              "UPDATE participants SET consent_date = NULL WHERE "
+                                              "id = (SELECT participant_id FROM invitations "
+                                              "WHERE token = ?)",
+                                              token),
+                             0);
+        snprintf(path, sizeof path, "/s/%s", token);
+        struct http_result r;
+        assert_int_equal(http_request(&h, "GET", path, NULL, 0, NULL, &r), 0);
+        assert_int_equal(r.status, cases[i].status);
+        assert_non_null(strstr(r.body, cases[i].words));
+        assert_null(strstr(r.body, "<form"));
+        http_result_free(&r);
+        assert_int_equal(http_request(&h, "POST", path, "csrf=x", 6,
+                                      "Content-Type: application/x-www-form-urlencoded", &r),
+                         0);
+        assert_int_equal(r.status, cases[i].status);
+        http_result_free(&r);
+        assert_int_equal(responses_of(token), 0);
+    }
+}
+
 static void test_api(void **state)
 {
     (void)state;
@@ -565,6 +624,7 @@ int main(void)
         cmocka_unit_test(test_concurrent_posts_store_one),
         cmocka_unit_test(test_bodies_refused),
         cmocka_unit_test(test_revoked_link),
+        cmocka_unit_test(test_closed_early_and_unconsented_links),
         cmocka_unit_test(test_api),
         cmocka_unit_test(test_english_page),
         cmocka_unit_test(test_static_by_nginx),

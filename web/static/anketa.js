@@ -794,6 +794,16 @@
       }
     });
     var types = questionTypes(root);
+    /* Visible questions are numbered without gaps, from the page's first number on. */
+    var numbers = Array.prototype.slice.call(root.querySelectorAll('.qnum'));
+    var start = numbers.length ? parseInt(numbers[0].textContent, 10) || 1 : 1;
+    var renumber = function () {
+      var next = start;
+      numbers.forEach(function (el) {
+        var q = el.closest ? el.closest('.question') : null;
+        if (!q || !q.hasAttribute('hidden')) el.textContent = next++ + '.';
+      });
+    };
     var update = function () {
       var answers = readAnswers(describeInputs(root), types);
       conditional.forEach(function (q) {
@@ -801,6 +811,7 @@
         setShown(q.el, shown);
         if (!shown) answers[(q.el.id || '').replace(/^q-/, '')] = null;
       });
+      renumber();
     };
     root.addEventListener('input', update);
     root.addEventListener('change', update);
