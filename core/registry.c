@@ -104,7 +104,7 @@ static const char *const registry_vocab_lists[] = {
     [VOCAB_KIND] = "pupil, student, teacher, employer (обучающийся, студент, педагог, "
                    "работодатель)",
     [VOCAB_FORM] = "pupil-pupil, student-pupil, employer-pupil, employer-student, "
-                   "teacher-teacher («ученик – ученик», ...)",
+                   "teacher-teacher («ученик – ученик», ...), or a region's own x-<name>",
     [VOCAB_STATUS] = "active, finished, broken",
     [VOCAB_WAVE] = "entry, final, none",
 };
@@ -156,8 +156,21 @@ static void registry_fold(const char *in, char *out, size_t size)
     out[o] = '\0';
 }
 
+/* A region's own form of mentoring: "x-" and lower-case letters, digits or dashes. */
+static int registry_region_form(const char *word)
+{
+    if (strncmp(word, "x-", 2) != 0 || !word[2] || strlen(word) > 64)
+        return 0;
+    for (const char *p = word + 2; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
+            return 0;
+    return 1;
+}
+
 const char *registry_word(enum registry_vocab v, const char *word)
 {
+    if (v == VOCAB_FORM && registry_region_form(word))
+        return word;
     char folded[256];
     registry_fold(word, folded, sizeof folded);
     for (const struct registry_word *w = registry_vocabs[v]; w->canonical; w++) {

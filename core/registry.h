@@ -26,7 +26,11 @@ enum registry_vocab {
     VOCAB_WAVE,     /* entry, final, none */
 };
 
-/* The canonical value a word means (case-insensitive, Cyrillic included), or NULL. */
+/*
+ * The canonical value a word means (case-insensitive, Cyrillic included), or NULL. A
+ * region's own form of mentoring, written x-<name> in lower case, is its own canonical
+ * value: word itself is returned.
+ */
 const char *registry_word(enum registry_vocab v, const char *word);
 
 /* The canonical values of a vocabulary, comma-separated, for error messages. */

@@ -119,6 +119,10 @@ static void test_vocabulary(void **state)
     assert_string_equal(registry_word(VOCAB_STATUS, "Завершённая"), "finished");
     assert_string_equal(registry_word(VOCAB_LEVEL, "Муниципалитет"), "municipality");
     assert_null(registry_word(VOCAB_ROLE, "директор"));
+    const char *own = "x-sport-mentoring";
+    assert_ptr_equal(registry_word(VOCAB_FORM, own), own);
+    assert_null(registry_word(VOCAB_FORM, "x-"));
+    assert_null(registry_word(VOCAB_FORM, "x-Спорт"));
     assert_true(registry_code_valid("demo-sch_1.a"));
     assert_false(registry_code_valid("школа"));
     assert_false(registry_code_valid(""));
