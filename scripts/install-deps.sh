@@ -5,14 +5,15 @@
 # playwright-core and axe-core, which drive Debian's chromium in the browser tests.
 # The last line is for tests/integration/test_install.c: dpkg-dev builds the .deb
 # (dpkg-shlibdeps, dpkg-parsechangelog), lintian checks it, systemd-analyze verifies the
-# unit, openssl makes the test certificate for the nginx site, groff checks the man page.
+# unit, openssl makes the test certificate for the nginx site, groff checks the man page,
+# debootstrap builds the fresh Debian the package is installed on.
 set -eu
 
 PACKAGES="build-essential pkg-config clang clang-format
 libfcgi-dev libsqlite3-dev liblua5.4-dev libyaml-dev libjansson-dev libsodium-dev
 libcmocka-dev libcurl4-openssl-dev
 nginx-light sqlite3 curl wrk nodejs chromium
-dpkg-dev lintian systemd openssl groff-base"
+dpkg-dev lintian systemd openssl groff-base debootstrap"
 
 missing=""
 for p in $PACKAGES; do

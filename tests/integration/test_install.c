@@ -999,6 +999,50 @@ static void test_deb(void **state)
     inst_assert_lintian_explained(deb);
 }
 
+/*
+ * The package installs with apt on a fresh Debian 12 (a minimal root the test builds with
+ * debootstrap), pulling its dependencies; the installed program runs; purging removes the
+ * program and keeps the data directory. Needs root (chroot, mounting /proc) and Debian's
+ * package mirror; skipped otherwise.
+ */
+static void test_deb_installs_on_fresh_debian(void **state)
+{
+    (void)state;
+    if (geteuid() != 0) {
+        print_message("skipped: building a Debian root needs root\n");
+        skip();
+    }
+    char *out, arch[64], deb[1200], dir[128];
+    assert_int_equal(inst_sh(&out, "dpkg --print-architecture"), 0);
+    snprintf(arch, sizeof arch, "%.*s", (int)strcspn(out, "\n"), out);
+    free(out);
+    snprintf(deb, sizeof deb, "%s/build/anketa_%s_%s.deb", root, version, arch);
+    if (access(deb, R_OK) != 0)
+        inst_ok(INST_MAKE " %s deb", root);
+    snprintf(dir, sizeof dir, "%s/debian", tmp);
+    const char *mirror = getenv("ANKETA_DEBIAN_MIRROR");
+    int rc =
+        inst_sh(&out,
+                "set -e; d=%s; trap 'umount \"$d/proc\" 2>/dev/null || true' EXIT; "
+                "debootstrap --variant=minbase bookworm \"$d\" %s >/dev/null; "
+                "cp %s \"$d/tmp/anketa.deb\"; mount -t proc proc \"$d/proc\"; "
+                "chroot \"$d\" sh -ec 'export DEBIAN_FRONTEND=noninteractive; apt-get update -qq; "
+                "apt-get install -y -qq /tmp/anketa.deb >/dev/null; anketa --version; "
+                "id -u anketa >/dev/null; test -f /etc/anketa/anketa.conf; "
+                "anketa init --db /var/lib/anketa/anketa.db >/dev/null; "
+                "apt-get purge -y -qq anketa >/dev/null; test ! -e /usr/bin/anketa; "
+                "test -f /var/lib/anketa/anketa.db; echo purged, data kept'",
+                dir, mirror ? mirror : "http://deb.debian.org/debian", deb);
+    if (rc != 0)
+        fail_msg("installing the package on a fresh Debian failed (%d):\n%s", rc, out);
+    char expected[128];
+    snprintf(expected, sizeof expected, "anketa %s (database schema ", version);
+    ASSERT_CONTAINS(out, expected);
+    ASSERT_CONTAINS(out, "purged, data kept");
+    free(out);
+    inst_ok("rm -rf %s", dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1011,6 +1055,7 @@ int main(void)
         cmocka_unit_test_teardown(test_nginx_site, inst_stop_all),
         cmocka_unit_test_teardown(test_install_and_uninstall, inst_stop_all),
         cmocka_unit_test(test_deb),
+        cmocka_unit_test(test_deb_installs_on_fresh_debian),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
