@@ -7,8 +7,6 @@
 #ifndef ANKETA_CLI_H
 #define ANKETA_CLI_H
 
-#include <stddef.h>
-
 struct err;
 
 int cmd_serve(int argc, char **argv);
@@ -25,11 +23,9 @@ int cmd_audit(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
+int cmd_indicators(int argc, char **argv);
 
 /* Prints "anketa CMD: FILE:LINE:COL: message" on stderr. */
 void cli_print_err(const char *cmd, const struct err *e);
-
-/* Parses a byte size such as 65536, 64k or 1m; -1 when it is not one. */
-int cli_size(const char *s, size_t *out);
 
 #endif

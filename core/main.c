@@ -44,6 +44,7 @@ static const struct cmd main_cmds[] = {
     {"backup", "copy the database while serving", cmd_backup},
     {"restore", "replace the database with a backup", cmd_restore},
     {"doctor", "check an installation and say what to fix", cmd_doctor},
+    {"indicators", "check, compute and test the region's indicator scripts", cmd_indicators},
     {"version", "print the version", cmd_version},
     {"help", "list the commands", cmd_help},
 };

@@ -208,7 +208,7 @@ static const struct store_migration store_migrations[] = {
         " scale_id TEXT NOT NULL, org_id INTEGER NOT NULL, campaign_id INTEGER NOT NULL,"
         " participant_id INTEGER NOT NULL, form TEXT, value REAL NOT NULL,"
         " PRIMARY KEY(response_id, scale_id)) WITHOUT ROWID;"
-        "CREATE INDEX indicator_scores_org ON indicator_scores(scale_id, org_id, campaign_id,"
+        "CREATE INDEX indicator_scores_org ON indicator_scores(scale_id, campaign_id, org_id,"
         " participant_id, form, value);"
         "CREATE INDEX indicator_scores_participant ON indicator_scores(participant_id);"
         "CREATE TRIGGER indicator_scores_put AFTER INSERT ON response_scores BEGIN"

@@ -415,6 +415,13 @@ int store_integrity(struct store *s, struct err *e);
  */
 void store_ind_interrupt(struct store *s, int (*fn)(void *ctx), void *ctx);
 
+/*
+ * Gives the connection a page cache of 64 MB for a run of indicators, which reads the
+ * period's scores and registry several times. For the connection of the process that
+ * computes them (the child of indicator_job_start), not the server's.
+ */
+int store_ind_prepare_reads(struct store *s, struct err *e);
+
 /* An organisation of the tree an indicator run covers. */
 struct ind_node {
     int64_t id;
@@ -440,6 +447,7 @@ struct ind_scope {
     int start_year;     /* the year of starts: a pupil's age is start_year - birth_year */
     const char *campaigns[IND_PERIODS]; /* the period codes of campaigns that fall inside it
                                            (a year: itself, its halves and quarters); NULL-padded */
+    int own_only; /* only the organisation itself, not the organisations below it */
 };
 
 /* Which participants to count; NULL or -1: no condition. */
@@ -499,7 +507,7 @@ int store_ind_count_responses(struct store *s, const struct ind_scope *sc,
 /*
  * The entry and final score of each participant who answered both surveys in the period (the
  * latest response of each when there are several), in participant order, with the form of
- * their programme (NULL when none).
+ * their programme (NULL when none). Participants are paired in C, not by a join in SQL.
  */
 struct ind_paired_filter {
     const char *scale; /* exactly one of scale and item */
@@ -578,5 +586,83 @@ int store_ind_fixture_response(struct store *s, const char *participant_code, co
 int store_begin(struct store *s, struct err *e);
 int store_commit(struct store *s, struct err *e);
 void store_rollback(struct store *s);
+
+/*
+ * ---- Exports (core/store_export.c) ----
+ *
+ * The row walks of the exports (core/export.c): one prepared statement stepped one row at a
+ * time, so a region's million responses are never held in memory. Rows are valid during the
+ * call only; fn must not call the store, and returning non-zero from it stops the walk
+ * (STORE_OK is returned then). Every walk is limited to the subtree of org_code.
+ */
+struct store_export_scope {
+    const char *org_code;  /* the root of the subtree */
+    const char *survey_id; /* NULL: every survey */
+    const char *starts;    /* NULL: any time; else the period's first and last day, YYYY-MM-DD */
+    const char *ends;
+    int year; /* the school year the period is in (2026 for 2026/27); 0 without a period */
+};
+
+struct store_export_item {
+    const char *id;
+    const char *value;
+};
+
+struct store_export_score {
+    const char *id;
+    double value;
+};
+
+struct store_export_response {
+    int64_t id;
+    const char *participant_code;
+    const char *org_code;
+    const char *org_name;
+    const char *municipality; /* the name of the municipality it is in; NULL: none */
+    const char *form;         /* the form of the participant's programme; NULL: none */
+    const char *survey_id;
+    long survey_version;
+    const char *survey_hash;
+    const char *submitted_at;
+    const struct store_export_item *answers; /* by question id, values as stored */
+    size_t nanswers;
+    const struct store_export_score *scores; /* by scale id */
+    size_t nscores;
+};
+
+/* The responses given in the scope (submitted in the period), in the order they came. */
+int store_export_responses(struct store *s, const struct store_export_scope *sc,
+                           int (*fn)(void *ctx, const struct store_export_response *row),
+                           void *ctx, struct err *e);
+
+/* The ids of the surveys that have responses in the scope, sorted (array and strings in a). */
+int store_export_surveys(struct store *s, struct arena *a, const struct store_export_scope *sc,
+                         const char ***ids, size_t *n, struct err *e);
+
+struct store_export_participant {
+    const char *code;
+    const char *name; /* NULL unless names are stored */
+    const char *org_code;
+    const char *org_name;
+    const char *municipality;
+    const char *programme_code; /* NULL: none */
+    const char *form;
+    const char *role;
+    const char *kind;
+    int birth_year;       /* 0: unknown */
+    int experience_years; /* -1: unknown */
+    const char *consent_date;
+    const char *consent_scope;
+    const char *consent_by;
+    long responses; /* given in the scope's survey and period */
+};
+
+/*
+ * The participants of the scope by organisation and code: with a survey, those invited to it;
+ * with a period, those in a programme of its school year or in a pair that overlaps it.
+ */
+int store_export_participants(struct store *s, const struct store_export_scope *sc,
+                              int (*fn)(void *ctx, const struct store_export_participant *row),
+                              void *ctx, struct err *e);
 
 #endif

@@ -1,0 +1,18 @@
+-- The satisfaction of mentees as this region reads it: the mean satisfaction score of the
+-- respondents of mentee-final as a percentage of the top of the scale (mean / 10 * 100).
+local satisfaction = require("satisfaction")
+
+return {
+  id = "satisfaction_mentees",
+  title = {
+    ru = "Удовлетворённость наставляемых (средний балл / 10 × 100), %",
+    en = "Satisfaction of mentees (mean score / 10 × 100), %",
+  },
+  unit = "percent",
+  period = "year",
+  targets_file = "targets.csv",
+  compute = function(ctx)
+    local s = ctx.scores{survey = "mentee-final", scale = "satisfaction"}
+    return satisfaction.mean_percent(s, ctx.params.scale_top)
+  end,
+}
