@@ -13,6 +13,8 @@ void http_resp_init(struct http_resp *r, struct arena *a)
     r->status = 200;
     buf_init(&r->headers, a);
     buf_init(&r->body, a);
+    r->stream = NULL;
+    r->stream_ctx = NULL;
 }
 
 static int http_header_safe(const char *s)

@@ -28,10 +28,21 @@ struct http_req {
     size_t body_len;
 };
 
+/* Writes n bytes of a streamed body; returns -1 when the client is gone. */
+typedef int (*http_write_fn)(void *out, const void *p, size_t n);
+
 struct http_resp {
     int status;
     struct buf headers; /* "Name: value\r\n" lines */
     struct buf body;
+    /*
+     * A body too big to hold (an export of a million rows): when set, body is ignored and,
+     * after the status and headers, the server calls stream(stream_ctx, write, out), which
+     * writes the body piece by piece. It returns -1 to cut the response short (the client
+     * sees a truncated download, and the error is logged).
+     */
+    int (*stream)(void *ctx, http_write_fn write, void *out);
+    void *stream_ctx;
 };
 
 void http_resp_init(struct http_resp *r, struct arena *a);

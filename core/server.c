@@ -236,23 +236,43 @@ static int server_read_request(FCGX_Request *fr, struct arena *a, size_t max_bod
     return 0;
 }
 
-static void server_write(FCGX_Request *fr, struct http_resp *r)
+static int server_stream_write(void *out, const void *p, size_t n)
+{
+    while (n > 0) {
+        int chunk = n > 65536 ? 65536 : (int)n;
+        if (FCGX_PutStr(p, chunk, out) != chunk)
+            return -1;
+        p = (const char *)p + chunk;
+        n -= (size_t)chunk;
+    }
+    return 0;
+}
+
+/* Writes the response; a streamed one has no Content-Length (nginx chunks it). Returns -1
+ * when a stream was cut short. */
+static int server_write(FCGX_Request *fr, struct http_resp *r)
 {
     /* libfcgi's own printf knows no %zu: format here. */
     char head[128];
-    int n = snprintf(head, sizeof head, "Status: %d %s\r\nContent-Length: %zu\r\n", r->status,
-                     http_status_text(r->status), r->body.len);
+    int n = r->stream ? snprintf(head, sizeof head, "Status: %d %s\r\n", r->status,
+                                 http_status_text(r->status))
+                      : snprintf(head, sizeof head, "Status: %d %s\r\nContent-Length: %zu\r\n",
+                                 r->status, http_status_text(r->status), r->body.len);
     FCGX_PutStr(head, n, fr->out);
     if (r->headers.len)
         FCGX_PutStr(r->headers.data, (int)r->headers.len, fr->out);
     FCGX_PutStr("\r\n", 2, fr->out);
+    if (r->stream)
+        return r->stream(r->stream_ctx, server_stream_write, fr->out);
     if (r->body.len)
         FCGX_PutStr(r->body.data, (int)r->body.len, fr->out);
+    return 0;
 }
 
 static void server_plain_error(struct http_resp *r, int status)
 {
     r->status = status;
+    r->stream = NULL;
     r->headers.len = 0;
     r->headers.failed = 0;
     r->body.len = 0;
@@ -327,7 +347,9 @@ static int server_worker(const struct server_config *cfg, const struct app_defs 
                     q.request_id ? q.request_id : "-");
             server_plain_error(&r, 500);
         }
-        server_write(&fr, &r);
+        if (server_write(&fr, &r) < 0)
+            log_msg(LOG_ERROR, "req=%s the streamed response was cut short",
+                    q.request_id ? q.request_id : "-");
         FCGX_Finish_r(&fr);
         log_request(q.request_id ? q.request_id : "-", q.method ? q.method : "-",
                     q.path ? q.path : "-", r.status, server_ms_since(&t0));
