@@ -15,6 +15,7 @@
 #include "err.h"
 #include "http.h"
 #include "i18n.h"
+#include "indicator.h"
 #include "log.h"
 #include "participant.h"
 #include "session.h"
@@ -61,8 +62,28 @@ fail:
     return -1;
 }
 
+int app_defs_load_indicators(struct app_defs *d, const char *lua_dir, const char *region,
+                             struct err *e)
+{
+    char dir[4096], lib[4096];
+    snprintf(dir, sizeof dir, "%s/regions/%s", lua_dir, region);
+    snprintf(lib, sizeof lib, "%s/lib", lua_dir);
+    if (indicator_set_load(dir, lib, &d->indicators, e) < 0)
+        return -1;
+    struct err_list problems = {0};
+    indicator_set_problems(d->indicators, &problems);
+    for (size_t i = 0; i < problems.n; i++) {
+        char msg[1024];
+        err_format(&problems.items[i], msg, sizeof msg);
+        log_msg(LOG_WARN, "indicator script left out: %s", msg);
+    }
+    err_list_free(&problems);
+    return 0;
+}
+
 void app_defs_free(struct app_defs *d)
 {
+    indicator_set_free(d->indicators);
     survey_set_free(&d->surveys);
     tmpl_set_free(d->tmpl);
     i18n_free(d->i18n);

@@ -19,6 +19,7 @@ struct err;
 struct http_req;
 struct http_resp;
 struct i18n;
+struct indicator_set;
 struct store;
 struct tmpl_set;
 
@@ -27,11 +28,20 @@ struct app_defs {
     struct tmpl_set *tmpl;
     struct i18n *i18n;
     json_t *views; /* per survey and language, the blank page model (participant.c) */
+    struct indicator_set *indicators; /* the region's indicators; NULL when none is set */
 };
 
 /* Loads surveys_dir and web_dir/templates, web_dir/i18n; every error located. */
 int app_defs_load(struct app_defs *d, const char *surveys_dir, const char *web_dir, struct err *e);
 void app_defs_free(struct app_defs *d);
+
+/*
+ * Loads the indicators of region (lua_dir/regions/<region>, with lua_dir/lib) into d. Problems
+ * of single scripts do not fail the load: they are logged, and the script is left out until it
+ * loads. Fails when the directory cannot be read.
+ */
+int app_defs_load_indicators(struct app_defs *d, const char *lua_dir, const char *region,
+                             struct err *e);
 
 /*
  * Compares every loaded survey with the definition the database stored for its id and

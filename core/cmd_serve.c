@@ -28,6 +28,11 @@ static const char serve_usage[] =
     "  --synchronous MODE FULL (default: an answered questionnaire survives power loss)\n"
     "                     or NORMAL (survives a crash of anketa, not of the machine)\n"
     "  --log-level LEVEL  debug, info (default), warn or error\n"
+    "  --lua DIR          the indicator scripts: DIR/lib and DIR/regions (default lua)\n"
+    "  --region CODE      the region (lua/regions/CODE) whose indicators are kept computed\n"
+    "                     for the current school year (default: none)\n"
+    "  --indicators-every S  seconds between looks for new answers or edited scripts that\n"
+    "                     call for recomputing (default 300; 0: never)\n"
     "  --quiet            the same as --log-level warn\n";
 
 /* getopt values: a config key k is SERVE_KEY + k; the options that are not keys follow. */
@@ -74,6 +79,9 @@ int cmd_serve(int argc, char **argv)
         {"max-body", required_argument, NULL, SERVE_KEY + CONFIG_MAX_BODY},
         {"synchronous", required_argument, NULL, SERVE_KEY + CONFIG_SYNCHRONOUS},
         {"log-level", required_argument, NULL, SERVE_KEY + CONFIG_LOG_LEVEL},
+        {"lua", required_argument, NULL, SERVE_KEY + CONFIG_LUA},
+        {"region", required_argument, NULL, SERVE_KEY + CONFIG_REGION},
+        {"indicators-every", required_argument, NULL, SERVE_KEY + CONFIG_INDICATORS_EVERY},
         {"config", required_argument, NULL, SERVE_OPT_CONFIG},
         {"quiet", no_argument, NULL, SERVE_OPT_QUIET},
         {"help", no_argument, NULL, SERVE_OPT_HELP},

@@ -27,7 +27,9 @@ enum config_type {
     CONFIG_T_WORKERS,
     CONFIG_T_SIZE,
     CONFIG_T_SYNC,
-    CONFIG_T_LEVEL
+    CONFIG_T_LEVEL,
+    CONFIG_T_REGION,
+    CONFIG_T_SECONDS
 };
 
 struct config_keydef {
@@ -49,6 +51,10 @@ static const struct config_keydef config_keys[CONFIG_NKEYS] = {
     [CONFIG_MAX_BODY] = {"max_body", CONFIG_T_SIZE, CONFIG_FIELD(max_body)},
     [CONFIG_SYNCHRONOUS] = {"synchronous", CONFIG_T_SYNC, CONFIG_FIELD(synchronous)},
     [CONFIG_LOG_LEVEL] = {"log_level", CONFIG_T_LEVEL, CONFIG_FIELD(log_level)},
+    [CONFIG_LUA] = {"lua", CONFIG_T_PATH, CONFIG_FIELD(lua)},
+    [CONFIG_REGION] = {"region", CONFIG_T_REGION, CONFIG_FIELD(region)},
+    [CONFIG_INDICATORS_EVERY] = {"indicators_every", CONFIG_T_SECONDS,
+                                 CONFIG_FIELD(indicators_every)},
 };
 
 /* The same words as log.c prints, in enum log_level order. */
@@ -69,6 +75,8 @@ void config_defaults(struct config *c)
     c->max_body = 1024 * 1024;
     snprintf(c->synchronous, sizeof c->synchronous, "FULL");
     c->log_level = LOG_INFO;
+    snprintf(c->lua, sizeof c->lua, "lua");
+    c->indicators_every = 300;
 }
 
 const char *config_key_name(enum config_key k)
@@ -204,6 +212,30 @@ int config_set(struct config *c, enum config_key k, const char *value, char *why
         c->log_level = (enum log_level)i;
         break;
     }
+    case CONFIG_T_REGION:
+        if (!len || len >= d->size ||
+            strspn(value, "abcdefghijklmnopqrstuvwxyz0123456789_-") != len) {
+            snprintf(why, size,
+                     "expected the name of a directory of lua/regions (a-z, 0-9, "
+                     "'_' and '-'), or none");
+            return -1;
+        }
+        /* "none" is no region: a directory cannot be called that. */
+        if (strcmp(value, "none") == 0)
+            field[0] = '\0';
+        else
+            memcpy(field, value, len + 1);
+        break;
+    case CONFIG_T_SECONDS: {
+        char *end;
+        long v = strtol(value, &end, 10);
+        if (!len || *end || v < 0 || v > 86400) {
+            snprintf(why, size, "expected seconds from 0 (never) to 86400");
+            return -1;
+        }
+        c->indicators_every = (int)v;
+        break;
+    }
     }
     c->set |= 1u << k;
     return 0;
@@ -240,6 +272,9 @@ void config_server(const struct config *c, struct server_config *out)
     out->surveys_dir = c->surveys;
     out->web_dir = c->web;
     out->synchronous = c->synchronous;
+    out->lua_dir = c->lua;
+    out->region = c->region[0] ? c->region : NULL;
+    out->indicators_every = c->indicators_every;
 }
 
 /* Edit distance between two short names, for "did you mean". */

@@ -32,6 +32,9 @@ enum config_key {
     CONFIG_MAX_BODY,
     CONFIG_SYNCHRONOUS,
     CONFIG_LOG_LEVEL,
+    CONFIG_LUA,
+    CONFIG_REGION,
+    CONFIG_INDICATORS_EVERY,
     CONFIG_NKEYS
 };
 
@@ -45,8 +48,11 @@ struct config {
     size_t max_body;     /* bytes */
     char synchronous[8]; /* "FULL" or "NORMAL" */
     enum log_level log_level;
-    unsigned set;           /* bit k: key k was given (by a file or an option), not defaulted */
-    int line[CONFIG_NKEYS]; /* the line of the file that set key k; 0 = not set by a file */
+    char lua[CONFIG_PATH_MAX]; /* lib/ and regions/ of the indicator scripts */
+    char region[65];           /* the region whose indicators are computed; "" = none */
+    int indicators_every;      /* seconds between checks for changed data; 0 = never */
+    unsigned set;              /* bit k: key k was given (by a file or an option), not defaulted */
+    int line[CONFIG_NKEYS];    /* the line of the file that set key k; 0 = not set by a file */
 };
 
 /* Fills c with the built-in defaults (paths relative to the source tree, as `make run` uses). */

@@ -9,13 +9,16 @@
 #include "err.h"
 #include "http.h"
 #include "i18n.h"
+#include "indicator.h"
 #include "log.h"
+#include "registry.h"
 #include "session.h"
 #include "store.h"
 #include "survey.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 struct dash {
     struct app *app;
@@ -118,6 +121,187 @@ static json_t *dash_campaign_json(struct dash *d, const struct campaign_info *c)
                      (json_int_t)c->completed, "percent", (json_int_t)pct);
 }
 
+/* Figures computed from fewer participants than this are shown as "< 5": a school's
+ * satisfaction of three pupils would tell who said what. */
+#define DASH_SMALL_CELL 5
+
+/* A number the Russian way: a decimal comma. */
+static void dash_number(char *out, size_t size, double v, int decimals)
+{
+    snprintf(out, size, "%.*f", decimals, v);
+    char *dot = strchr(out, '.');
+    if (dot)
+        *dot = ',';
+}
+
+static void dash_format(const struct indicator_def *def, double v, char *out, size_t size)
+{
+    char num[48];
+    switch (def->unit) {
+    case INDICATOR_PERCENT:
+        dash_number(num, sizeof num, v, 1);
+        snprintf(out, size, "%s %%", num);
+        break;
+    case INDICATOR_COUNT: dash_number(out, size, v, 0); break;
+    case INDICATOR_RATIO:
+    case INDICATOR_SCORE: dash_number(out, size, v, 2); break;
+    }
+}
+
+static const struct ind_value_rec *dash_find(const struct ind_value_rec *v, size_t n,
+                                             const char *indicator, const char *org)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i].indicator, indicator) == 0 && v[i].org_code &&
+            strcmp(v[i].org_code, org) == 0)
+            return &v[i];
+    return NULL;
+}
+
+/* One indicator at one organisation: the value as shown, against its target. */
+static json_t *dash_cell(struct dash *d, const struct indicator_def *def,
+                         const struct ind_value_rec *v, int year)
+{
+    char value[64] = "—", target[64] = "", numden[112] = "";
+    const char *status = "none";
+    double t;
+    int has_target = indicator_target(def, year, &t) == 1;
+    if (has_target)
+        dash_format(def, t, target, sizeof target);
+    int small = v && ((v->has_num && v->den > 0 && v->den < DASH_SMALL_CELL) ||
+                      (v->has_n && v->n < DASH_SMALL_CELL));
+    const char *error = NULL;
+    if (v && v->error) {
+        snprintf(value, sizeof value, "%s", dash_t(d, "staff.ind.failed"));
+        status = "failed";
+        /* Script errors name files and lines: for the people who write the scripts. */
+        if (d->acc.role == ROLE_METHODOLOGIST || d->acc.role == ROLE_ADMIN)
+            error = v->error;
+    } else if (small) {
+        snprintf(value, sizeof value, "< %d", DASH_SMALL_CELL);
+        status = "small";
+    } else if (v && v->has_value) {
+        dash_format(def, v->value, value, sizeof value);
+        if (v->has_num) {
+            char a[48], b[48];
+            dash_number(a, sizeof a, v->num, 0);
+            dash_number(b, sizeof b, v->den, 0);
+            snprintf(numden, sizeof numden, "%s / %s", a, b);
+        }
+        status = !has_target ? "none" : v->value >= t ? "ok" : v->value >= 0.8 * t ? "near" : "low";
+    }
+    char key[48];
+    snprintf(key, sizeof key, "staff.ind.status_%s", status);
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s*}", "value", value, "target", target, "numden",
+                     numden, "status", status, "status_text", dash_t(d, key), "error", error);
+}
+
+/* The values of the last five school years as an SVG polyline in a 100 x 24 box. */
+static json_t *dash_trend(const struct ind_value_rec *const *years, int nyears)
+{
+    double lo = 0, hi = 0;
+    int have = 0;
+    for (int i = 0; i < nyears; i++) {
+        const struct ind_value_rec *v = years[i];
+        if (!v || !v->has_value || v->error)
+            continue;
+        if (!have || v->value < lo)
+            lo = v->value;
+        if (!have || v->value > hi)
+            hi = v->value;
+        have++;
+    }
+    if (have < 2)
+        return json_null();
+    char points[512] = "";
+    size_t len = 0;
+    for (int i = 0; i < nyears && len < sizeof points - 32; i++) {
+        const struct ind_value_rec *v = years[i];
+        if (!v || !v->has_value || v->error)
+            continue;
+        double x = nyears > 1 ? 100.0 * i / (nyears - 1) : 50;
+        double y = hi > lo ? 22 - 20 * (v->value - lo) / (hi - lo) : 12;
+        len += (size_t)snprintf(points + len, sizeof points - len, "%s%.1f,%.1f", len ? " " : "", x,
+                                y);
+    }
+    return json_string(points);
+}
+
+/* The indicators panel: every indicator of the region at this organisation (with its trend)
+ * and at the organisations below it. */
+static int dash_indicators(struct dash *d, const struct org_info *org,
+                           const struct org_info *children, size_t nchildren, json_t *ctx)
+{
+    const struct indicator_set *set = d->app->defs->indicators;
+    if (!set)
+        return 0;
+    char today[11], period[8];
+    time_t now = time(NULL);
+    strftime(today, sizeof today, "%Y-%m-%d", localtime(&now));
+    if (registry_school_year(today, period) < 0)
+        return 0;
+    struct period per;
+    registry_period_parse(period, &per);
+    enum { YEARS = 5 };
+    struct ind_value_rec *vals[YEARS];
+    size_t nvals[YEARS];
+    struct err e = {0};
+    for (int y = 0; y < YEARS; y++) {
+        char code[8];
+        int start = per.year - (YEARS - 1) + y;
+        snprintf(code, sizeof code, "%04u/%02u", (unsigned)start % 10000u,
+                 (unsigned)(start + 1) % 100u);
+        if (store_ind_get_values(d->app->store, d->q->arena, indicator_set_region(set), code,
+                                 org->code, &vals[y], &nvals[y], &e) != STORE_OK) {
+            dash_fail(d, "reading indicator values", &e);
+            return -1;
+        }
+    }
+    const struct ind_value_rec *cur = vals[YEARS - 1];
+    size_t ncur = nvals[YEARS - 1];
+    json_t *list = json_array(), *titles = json_array(), *rows = json_array();
+    int ok = list && titles && rows;
+    size_t ndefs = indicator_set_count(set);
+    for (size_t i = 0; ok && i < ndefs; i++) {
+        const struct indicator_def *def = indicator_set_get(set, i);
+        const char *title =
+            strcmp(d->lang, "en") == 0 && def->title_en ? def->title_en : def->title_ru;
+        const struct ind_value_rec *years[YEARS];
+        for (int y = 0; y < YEARS; y++)
+            years[y] = dash_find(vals[y], nvals[y], def->id, org->code);
+        json_t *cell = dash_cell(d, def, years[YEARS - 1], per.year);
+        ok = cell && json_object_set_new(cell, "title", json_string(title)) == 0 &&
+             json_object_set_new(cell, "trend", dash_trend(years, YEARS)) == 0 &&
+             json_array_append_new(list, cell) == 0 &&
+             json_array_append_new(titles, json_string(title)) == 0;
+    }
+    for (size_t c = 0; ok && c < nchildren; c++) {
+        json_t *cells = json_array();
+        for (size_t i = 0; cells && i < ndefs; i++) {
+            const struct indicator_def *def = indicator_set_get(set, i);
+            if (json_array_append_new(
+                    cells, dash_cell(d, def, dash_find(cur, ncur, def->id, children[c].code),
+                                     per.year)) < 0) {
+                json_decref(cells);
+                cells = NULL;
+            }
+        }
+        ok = cells &&
+             json_array_append_new(rows, json_pack("{s:s, s:s, s:o}", "code", children[c].code,
+                                                   "name", children[c].name, "cells", cells)) == 0;
+    }
+    ok =
+        ok && json_object_set_new(ctx, "period", json_string(period)) == 0 &&
+        json_object_set_new(ctx, "has_indicators", json_boolean(ndefs > 0)) == 0 &&
+        json_object_set_new(ctx, "has_child_values", json_boolean(nchildren > 0 && ndefs > 0)) == 0;
+    json_object_set_new(ctx, "indicators", list);
+    json_object_set_new(ctx, "ind_titles", titles);
+    json_object_set_new(ctx, "child_values", rows);
+    if (!ok)
+        d->r->body.failed = 1;
+    return ok ? 0 : -1;
+}
+
 static void dash_org_page(struct dash *d, const char *code)
 {
     struct org_info org;
@@ -171,6 +355,10 @@ static void dash_org_page(struct dash *d, const char *code)
     if (!ok) {
         json_decref(ctx);
         d->r->body.failed = 1;
+        return;
+    }
+    if (dash_indicators(d, &org, children, nchildren, ctx) < 0) {
+        json_decref(ctx);
         return;
     }
     app_page(d->app, d->q, d->r, 200, d->lang, "dash_org", ctx);

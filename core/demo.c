@@ -8,6 +8,7 @@
 #include "import.h"
 #include "registry.h"
 #include "err.h"
+#include "form.h"
 #include "response.h"
 #include "store.h"
 #include "survey.h"
@@ -38,45 +39,85 @@ static const char *demo_str(json_t *obj, const char *key)
     return s ? s : "";
 }
 
-/* Answers like a real participant: mostly favourable scores, some open questions skipped. */
+/* Adds a field "q.<id>" = value to f (in a). */
+static int demo_field(struct arena *a, struct form *f, size_t *cap, const char *id,
+                      const char *value)
+{
+    if (f->n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 32;
+        struct form_field *v = arena_realloc(a, f->fields, *cap * sizeof *v, ncap * sizeof *v);
+        if (!v)
+            return -1;
+        f->fields = v;
+        *cap = ncap;
+    }
+    const char *name = arena_printf(a, "q.%s", id);
+    if (!name || !value)
+        return -1;
+    f->fields[f->n].name = name;
+    f->fields[f->n].value = value;
+    f->fields[f->n].value_len = strlen(value);
+    f->n++;
+    return 0;
+}
+
+/* A mostly favourable score in [lo, hi], as participants give; a little higher at the end
+ * of a programme than at its start, so that the demo's growth indicators have growth. */
+static const char *demo_score(struct arena *a, long lo, long hi, int final, uint64_t *rng)
+{
+    long from = hi - (hi - lo) / (final ? 3 : 2);
+    return arena_printf(a, "%ld", demo_between(rng, from - 1 < lo ? lo : from - 1, hi));
+}
+
+/* The answer a participant might give to q (and its items), as form fields. */
+static int demo_fill(struct arena *a, struct form *f, size_t *cap, const struct question *q,
+                     int final, json_t *texts, uint64_t *rng)
+{
+    const char *value = NULL;
+    switch (q->type) {
+    case Q_YESNO: value = demo_between(rng, 0, 9) < 7 ? "yes" : "no"; break;
+    case Q_SCALE: value = demo_score(a, q->min, q->max, final, rng); break;
+    case Q_CHOICE:
+    case Q_MULTIPLE: value = q->choices[demo_between(rng, 0, (long)q->nchoices - 1)].value; break;
+    case Q_MATRIX:
+        for (size_t i = 0; i < q->nitems; i++)
+            if (demo_fill(a, f, cap, &q->items[i], final, texts, rng) < 0)
+                return -1;
+        return 0;
+    case Q_NUMBER: value = arena_printf(a, "%ld", q->has_min ? q->min : 0); break;
+    case Q_CONSENT: value = "yes"; break;
+    case Q_TEXT:
+        if (json_array_size(texts) && (q->required || demo_between(rng, 0, 2) > 0))
+            value = json_string_value(json_array_get(
+                texts, (size_t)demo_between(rng, 0, (long)json_array_size(texts) - 1)));
+        break;
+    default:
+        /* Dates, rankings and notes: the demo questionnaires ask none that must be answered. */
+        break;
+    }
+    return value ? demo_field(a, f, cap, q->id, value) : 0;
+}
+
+/*
+ * Answers a questionnaire through the same validation and scoring as a participant's
+ * submission, so the demo's responses carry their scale scores and break no rule.
+ */
 static int demo_answer(struct store *st, struct arena *a, const struct survey *s,
                        const struct invitation *inv, json_t *texts, uint64_t *rng, struct err *e)
 {
-    struct response r = {.survey = s};
-    r.answers = arena_calloc(a, s->nquestions, sizeof *r.answers);
-    r.errors = arena_calloc(a, s->nquestions, sizeof *r.errors);
-    if (!r.answers || !r.errors)
+    struct form f = {0};
+    size_t cap = 0;
+    for (size_t i = 0; i < s->nquestions; i++)
+        if (demo_fill(a, &f, &cap, &s->questions[i], s->wave == SURVEY_WAVE_FINAL, texts, rng) < 0)
+            return err_set(e, "", 0, 0, "out of memory");
+    struct response r;
+    if (response_from_form(a, s, &f, &r) < 0)
         return err_set(e, "", 0, 0, "out of memory");
-    for (size_t i = 0; i < s->nquestions; i++) {
-        const struct question *q = &s->questions[i];
-        const char *value = NULL;
-        switch (q->type) {
-        case Q_YESNO: value = demo_between(rng, 0, 9) < 7 ? "yes" : "no"; break;
-        case Q_SCALE: {
-            long lo = q->max - (q->max - q->min) / 2;
-            value = arena_printf(a, "%ld",
-                                 demo_between(rng, lo - 1 < q->min ? q->min : lo - 1, q->max));
-            break;
-        }
-        case Q_CHOICE: value = q->choices[demo_between(rng, 0, (long)q->nchoices - 1)].value; break;
-        case Q_NUMBER: value = arena_printf(a, "%ld", q->has_min ? q->min : 0); break;
-        case Q_TEXT:
-            if (json_array_size(texts) && (q->required || demo_between(rng, 0, 2) > 0))
-                value = json_string_value(json_array_get(
-                    texts, (size_t)demo_between(rng, 0, (long)json_array_size(texts) - 1)));
-            break;
-        default:
-            /* The demo questionnaires use the types above; others stay unanswered. */
-            break;
-        }
-        if (!value && q->required)
-            return err_set(e, "", 0, 0, "demo: cannot answer required question \"%s\"", q->id);
-        if (value) {
-            r.answers[r.nanswers].q = q;
-            r.answers[r.nanswers].value = value;
-            r.nanswers++;
-        }
-    }
+    for (size_t i = 0; i < s->nquestions; i++)
+        if (r.errors[i])
+            return err_set(e, s->path, s->questions[i].line, s->questions[i].col,
+                           "demo: the generated answer to \"%s\" is refused (%s)",
+                           s->questions[i].id, r.errors[i]);
     int rc = store_put_response(st, inv, &r, e);
     return rc == STORE_OK ? 0 : -1;
 }

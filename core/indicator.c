@@ -2832,6 +2832,19 @@ int indicator_job_start(struct indicator_set *set, const struct indicator_job *j
         return err_set(e, NULL, 0, 0, "fork: %s", strerror(errno));
     }
     if (pid == 0) {
+        /* The computation must stop on SIGTERM whatever its parent (the server's master,
+         * which blocks it outside its wait) blocked or caught. */
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        sigemptyset(&dfl.sa_mask);
+        sigaction(SIGTERM, &dfl, NULL);
+        sigaction(SIGINT, &dfl, NULL);
+        sigaction(SIGHUP, &dfl, NULL);
+        sigaction(SIGCHLD, &dfl, NULL);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
         close(fds[0]);
         ind_child(set, job, fds[1]);
     }

@@ -15,7 +15,9 @@
 #include "arena.h"
 #include "err.h"
 #include "http.h"
+#include "indicator.h"
 #include "log.h"
+#include "registry.h"
 #include "store.h"
 
 #include <errno.h>
@@ -380,6 +382,13 @@ struct server_master {
     struct server_slot slots[2 * SERVER_MAX_WORKERS];
     int is_child;
     int child_rc;
+    /* The region's indicators, kept computed in a child process (indicator.h). */
+    struct store *watch;   /* the master's own connection: tells when data changed */
+    long long data_serial; /* as of the last computation (store_data_serial) */
+    int computed;          /* a computation has finished since the start */
+    time_t next_look;
+    int job_running;
+    struct indicator_child job;
 };
 
 static int server_workers_wanted(const struct server_config *cfg)
@@ -434,30 +443,99 @@ static int server_spawn_generation(struct server_master *m)
  * pause when they die young (a worker that cannot start would otherwise loop). */
 static void server_reap(struct server_master *m)
 {
-    int status;
-    pid_t pid;
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        for (size_t i = 0; i < sizeof m->slots / sizeof m->slots[0]; i++) {
-            struct server_slot *slot = &m->slots[i];
-            if (slot->pid != pid)
-                continue;
-            slot->pid = 0;
-            if (slot->gen != m->gen)
-                break;
-            log_msg(LOG_ERROR, "worker %d ended (%s %d); starting another", (int)pid,
-                    WIFSIGNALED(status) ? "signal" : "status",
-                    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-            if (time(NULL) - slot->started < 2) {
-                slot->backoff = slot->backoff ? slot->backoff * 2 : 1;
-                if (slot->backoff > 60)
-                    slot->backoff = 60;
-            } else {
-                slot->backoff = 0;
-            }
-            slot->restart_at = time(NULL) + slot->backoff;
-            break;
+    /* Worker by worker, not waitpid(-1): the indicator child is indicator_job_wait's. */
+    for (size_t i = 0; i < sizeof m->slots / sizeof m->slots[0]; i++) {
+        struct server_slot *slot = &m->slots[i];
+        int status;
+        if (slot->pid <= 0 || waitpid(slot->pid, &status, WNOHANG) != slot->pid)
+            continue;
+        pid_t pid = slot->pid;
+        slot->pid = 0;
+        if (slot->gen != m->gen)
+            continue;
+        log_msg(LOG_ERROR, "worker %d ended (%s %d); starting another", (int)pid,
+                WIFSIGNALED(status) ? "signal" : "status",
+                WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+        if (time(NULL) - slot->started < 2) {
+            slot->backoff = slot->backoff ? slot->backoff * 2 : 1;
+            if (slot->backoff > 60)
+                slot->backoff = 60;
+        } else {
+            slot->backoff = 0;
+        }
+        slot->restart_at = time(NULL) + slot->backoff;
+    }
+}
+
+/* Logs an error of the indicator machinery; the server goes on serving regardless. */
+static void server_ind_log(const char *what, const struct err *e)
+{
+    char msg[1024];
+    err_format(e, msg, sizeof msg);
+    log_msg(LOG_ERROR, "indicators: %s: %s", what, msg);
+}
+
+/*
+ * Looks, every indicators_every seconds, whether the region's scripts were edited or answers
+ * and the registry changed since the last computation, and if so computes every indicator of
+ * the current school year in a child process (indicator_job_start), one at a time. Returns
+ * the seconds until the next look, or -1 when there is none to make.
+ */
+static long server_indicators(struct server_master *m)
+{
+    if (!m->defs.indicators || m->cfg.indicators_every <= 0 || m->job_running)
+        return -1;
+    time_t now = time(NULL);
+    if (now < m->next_look)
+        return (long)(m->next_look - now);
+    m->next_look = now + m->cfg.indicators_every;
+    struct err e = {0};
+    if (!m->watch) {
+        struct store_options opt = {.synchronous = m->cfg.synchronous};
+        if (store_open(m->cfg.db_path, &opt, &m->watch, &e) != STORE_OK) {
+            server_ind_log("cannot watch the database", &e);
+            return m->cfg.indicators_every;
         }
     }
+    int edited = 0;
+    long long serial = 0;
+    if (indicator_reload_if_changed(m->defs.indicators, &edited, &e) < 0)
+        server_ind_log("reloading the scripts", &e);
+    if (store_data_serial(m->watch, &serial, &e) != STORE_OK) {
+        server_ind_log("reading the data serial", &e);
+        return m->cfg.indicators_every;
+    }
+    if (m->computed && !edited && serial == m->data_serial)
+        return m->cfg.indicators_every;
+    char today[11], period[8];
+    strftime(today, sizeof today, "%Y-%m-%d", localtime(&now));
+    if (registry_school_year(today, period) < 0)
+        return m->cfg.indicators_every;
+    struct indicator_job job = {.db = m->cfg.db_path, .run = {.period = period}};
+    if (indicator_job_start(m->defs.indicators, &job, &m->job, &e) < 0) {
+        server_ind_log("cannot start a computation", &e);
+        return m->cfg.indicators_every;
+    }
+    m->job_running = 1;
+    m->data_serial = serial;
+    log_msg(LOG_INFO, "indicators: computing %s for %s (%s)", period,
+            indicator_set_region(m->defs.indicators), edited ? "scripts edited" : "data changed");
+    return -1;
+}
+
+/* Collects a finished computation. Changes made while it ran are after the serial it was
+ * started at, so the next look computes again. */
+static void server_indicators_done(struct server_master *m)
+{
+    struct err e = {0};
+    int rc = indicator_job_wait(&m->job, &e);
+    m->job_running = 0;
+    m->computed = 1;
+    if (rc < 0)
+        server_ind_log("the computation failed", &e);
+    else
+        log_msg(rc ? LOG_WARN : LOG_INFO, "indicators: computed%s",
+                rc ? ", some indicators failed (their errors are on the dashboard)" : "");
 }
 
 /* Restarts the workers whose pause is over; returns the seconds until the next one, or -1. */
@@ -509,6 +587,10 @@ static void server_reload(struct server_master *m)
     struct store_options opt = {.synchronous = cfg.synchronous};
     if (app_defs_load(&defs, cfg.surveys_dir, cfg.web_dir, &e) < 0)
         goto refused;
+    if (cfg.region && app_defs_load_indicators(&defs, cfg.lua_dir, cfg.region, &e) < 0) {
+        app_defs_free(&defs);
+        goto refused;
+    }
     /* An edited questionnaire is held against the answers it already has, as at start. */
     if (store_open(cfg.db_path, &opt, &st, &e) < 0 || app_defs_check_versions(&defs, st, &e) < 0) {
         store_close(st);
@@ -607,6 +689,10 @@ int server_run(const struct server_config *cfg, struct err *e)
         return err_set(e, "", 0, 0, "at most %d workers", SERVER_MAX_WORKERS);
     if (app_defs_load(&m.defs, cfg->surveys_dir, cfg->web_dir, e) < 0)
         return -1;
+    if (cfg->region && app_defs_load_indicators(&m.defs, cfg->lua_dir, cfg->region, e) < 0) {
+        app_defs_free(&m.defs);
+        return -1;
+    }
 
     struct store *st = NULL;
     struct store_options opt = {.synchronous = cfg->synchronous, .migrate = 1};
@@ -635,9 +721,15 @@ int server_run(const struct server_config *cfg, struct err *e)
         long next = server_restart_due(&m);
         if (m.is_child)
             break;
+        long look = server_indicators(&m);
+        if (look >= 0 && (next < 0 || look < next))
+            next = look;
         struct timespec ts = {.tv_sec = next};
+        struct pollfd job = {.fd = m.job_running ? m.job.fd : -1, .events = POLLIN};
         /* Signals are blocked everywhere else in the master: they land only here. */
-        ppoll(NULL, 0, next >= 0 ? &ts : NULL, &m.orig);
+        int ready = ppoll(&job, 1, next >= 0 ? &ts : NULL, &m.orig);
+        if (ready > 0 && m.job_running && job.revents)
+            server_indicators_done(&m);
         if (server_stop)
             break;
         server_reap(&m);
@@ -649,12 +741,18 @@ int server_run(const struct server_config *cfg, struct err *e)
 
     if (m.is_child) {
         close(m.fd);
+        /* The master's watch connection is not the child's to use, nor to close. */
         app_defs_free(&m.defs);
         if (m.child_rc < 0)
             return err_set(e, "", 0, 0, "worker %d failed", (int)getpid());
         return 0;
     }
 
+    if (m.job_running) {
+        kill(m.job.pid, SIGTERM);
+        server_indicators_done(&m);
+    }
+    store_close(m.watch);
     int bad = server_stop_workers(m.slots, sizeof m.slots / sizeof m.slots[0]);
     int rc = 0;
     if (bad)

@@ -26,6 +26,9 @@ struct server_config {
     const char *surveys_dir;
     const char *web_dir;
     const char *synchronous; /* "FULL" or "NORMAL" */
+    const char *lua_dir;     /* lib/ and regions/ of the indicator scripts */
+    const char *region;      /* whose indicators the master keeps computed; NULL = none */
+    int indicators_every;    /* seconds between looks for changed data or scripts; 0 = never */
     /*
      * Re-reads the configuration on SIGHUP into out (starting from the current values);
      * NULL when there is nothing to re-read. The strings out points to must stay valid until

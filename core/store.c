@@ -33,6 +33,7 @@ enum store_stmt {
     ST_ROLLBACK_TO,
     ST_USER_VERSION,
     ST_PING,
+    ST_DATA_SERIAL,
     ST_SETTINGS,
     ST_SECRET_GET,
     ST_SECRET_PUT,
@@ -73,6 +74,7 @@ static const char *const store_sql[ST_COUNT] = {
     [ST_ROLLBACK_TO] = "ROLLBACK TO store_write",
     [ST_USER_VERSION] = "PRAGMA user_version",
     [ST_PING] = "SELECT 1",
+    [ST_DATA_SERIAL] = "SELECT value FROM meta WHERE key = 'data_serial'",
     [ST_SETTINGS] = "SELECT * FROM pragma_journal_mode(), pragma_synchronous(), "
                     "pragma_foreign_keys(), pragma_busy_timeout()",
     [ST_SECRET_GET] = "SELECT value FROM meta WHERE key = ?1",
@@ -244,6 +246,44 @@ static const struct store_migration store_migrations[] = {
         " period TEXT NOT NULL, org_id INTEGER REFERENCES orgs(id) ON DELETE SET NULL,"
         " started_at TEXT NOT NULL, duration_ms INTEGER NOT NULL, memory_kb INTEGER NOT NULL,"
         " indicators INTEGER NOT NULL, failures INTEGER NOT NULL, script_hash TEXT NOT NULL);"
+        /* What indicators are computed from changed: a counter the master watches (the
+         * indicator computation writes none of these tables, so its own writes do not
+         * call for another one). */
+        "INSERT INTO meta(key, value) VALUES ('data_serial', 0);"
+        "CREATE TRIGGER data_serial_responses_insert AFTER INSERT ON responses BEGIN"
+        " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
+        "CREATE TRIGGER data_serial_responses_delete AFTER DELETE ON responses BEGIN"
+        " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
+        "CREATE TRIGGER data_serial_participants_insert AFTER INSERT ON participants BEGIN"
+        " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
+        "CREATE TRIGGER data_serial_participants_update AFTER UPDATE ON participants BEGIN"
+        " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
+        "CREATE TRIGGER data_serial_participants_delete AFTER DELETE ON participants BEGIN"
+        " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
+        "CREATE TRIGGER data_serial_pairs_insert AFTER INSERT ON pairs BEGIN"
+        " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
+        "CREATE TRIGGER data_serial_pairs_update AFTER UPDATE ON pairs BEGIN"
+        " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
+        "CREATE TRIGGER data_serial_pairs_delete AFTER DELETE ON pairs BEGIN"
+        " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
+        "CREATE TRIGGER data_serial_figures_insert AFTER INSERT ON figures BEGIN"
+        " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
+        "CREATE TRIGGER data_serial_figures_update AFTER UPDATE ON figures BEGIN"
+        " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
+        "CREATE TRIGGER data_serial_figures_delete AFTER DELETE ON figures BEGIN"
+        " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
+        "CREATE TRIGGER data_serial_orgs_insert AFTER INSERT ON orgs BEGIN"
+        " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
+        "CREATE TRIGGER data_serial_orgs_update AFTER UPDATE ON orgs BEGIN"
+        " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
+        "CREATE TRIGGER data_serial_orgs_delete AFTER DELETE ON orgs BEGIN"
+        " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
+        "CREATE TRIGGER data_serial_programmes_insert AFTER INSERT ON programmes BEGIN"
+        " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
+        "CREATE TRIGGER data_serial_programmes_update AFTER UPDATE ON programmes BEGIN"
+        " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
+        "CREATE TRIGGER data_serial_programmes_delete AFTER DELETE ON programmes BEGIN"
+        " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
         "PRAGMA user_version = 1;",
         store_seed_secret,
     },
@@ -289,6 +329,20 @@ static sqlite3_stmt *store_stmt(struct store *s, enum store_stmt id, const char 
                                 struct err *e)
 {
     return store_prep(s, STORE_CORE_BASE + id, store_sql[id], what, e);
+}
+
+int store_data_serial(struct store *s, long long *out, struct err *e)
+{
+    sqlite3_stmt *st = store_stmt(s, ST_DATA_SERIAL, "read data version", e);
+    if (!st)
+        return STORE_ERROR;
+    int rc = STORE_OK;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    else
+        rc = store_fail(s, "read data version", e);
+    store_done(st);
+    return rc;
 }
 
 int store_ping(struct store *s, struct err *e)

@@ -41,6 +41,13 @@ int store_open(const char *path, const struct store_options *opt, struct store *
                struct err *e);
 void store_close(struct store *s);
 
+/*
+ * A counter that triggers raise on every change of what indicators are computed from:
+ * responses, participants, pairs, reference figures, organisations, programmes. Tells a
+ * watcher that there is something new to compute.
+ */
+int store_data_serial(struct store *s, long long *out, struct err *e);
+
 /* Runs a trivial query: whether the database answers (for health checks). */
 int store_ping(struct store *s, struct err *e);
 
@@ -632,8 +639,8 @@ struct store_export_response {
 
 /* The responses given in the scope (submitted in the period), in the order they came. */
 int store_export_responses(struct store *s, const struct store_export_scope *sc,
-                           int (*fn)(void *ctx, const struct store_export_response *row),
-                           void *ctx, struct err *e);
+                           int (*fn)(void *ctx, const struct store_export_response *row), void *ctx,
+                           struct err *e);
 
 /* The ids of the surveys that have responses in the scope, sorted (array and strings in a). */
 int store_export_surveys(struct store *s, struct arena *a, const struct store_export_scope *sc,

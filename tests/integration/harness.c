@@ -174,6 +174,12 @@ int harness_start(struct harness *h, const char *app_max_body, const char *nginx
 int harness_start_surveys(struct harness *h, const char *app_max_body, const char *nginx_max_body,
                           const char *surveys_dir)
 {
+    return harness_start_with(h, app_max_body, nginx_max_body, surveys_dir, NULL);
+}
+
+int harness_start_with(struct harness *h, const char *app_max_body, const char *nginx_max_body,
+                       const char *surveys_dir, const char *const *serve_args)
+{
     memset(h, 0, sizeof *h);
     const char *root = getenv("ANKETA_ROOT");
     const char *bin = getenv("ANKETA_BIN");
@@ -202,11 +208,14 @@ int harness_start_surveys(struct harness *h, const char *app_max_body, const cha
         snprintf(surveys, sizeof surveys, "%s/surveys", root);
     snprintf(web, sizeof web, "%s/web", root);
     snprintf(log, sizeof log, "%s/anketa.log", h->dir);
-    char *anketa_argv[] = {binpath,     "serve", "--db",          h->db,
-                           "--socket",  h->sock, "--socket-mode", "0600",
-                           "--workers", "2",     "--surveys",     surveys,
-                           "--web",     web,     "--max-body",    (char *)app_max_body,
-                           NULL};
+    char *anketa_argv[40] = {binpath,     "serve", "--db",          h->db,
+                             "--socket",  h->sock, "--socket-mode", "0600",
+                             "--workers", "2",     "--surveys",     surveys,
+                             "--web",     web,     "--max-body",    (char *)app_max_body};
+    size_t argc = 16;
+    for (size_t i = 0; serve_args && serve_args[i] && argc < 39; i++)
+        anketa_argv[argc++] = (char *)serve_args[i];
+    anketa_argv[argc] = NULL;
     h->anketa = harness_spawn(anketa_argv, log);
 
     snprintf(conf, sizeof conf, "%s/nginx.conf", h->dir);

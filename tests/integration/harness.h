@@ -29,6 +29,10 @@ int harness_start(struct harness *h, const char *app_max_body, const char *nginx
 int harness_start_surveys(struct harness *h, const char *app_max_body, const char *nginx_max_body,
                           const char *surveys_dir);
 
+/* The same with further options for anketa serve (a NULL-terminated list, or NULL). */
+int harness_start_with(struct harness *h, const char *app_max_body, const char *nginx_max_body,
+                       const char *surveys_dir, const char *const *serve_args);
+
 /* Stops both with SIGTERM; returns anketa's exit status (0 after a clean shutdown). */
 int harness_stop(struct harness *h);
 

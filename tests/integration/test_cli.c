@@ -127,8 +127,8 @@ static void test_demo_is_created_once(void **state)
                          "(SELECT count(*) FROM responses)'";
     assert_int_equal(run(q, sizeof q, counts, tmp), 0);
     /* A region, two municipalities, three schools and a partner enterprise; twenty
-     * participants, each invited once by one of the two campaigns; nine answered. */
-    assert_string_equal(q, "7|20|20|9\n");
+     * participants, each invited by an entry and a final campaign; nine answered both. */
+    assert_string_equal(q, "7|20|40|18\n");
 }
 
 /* The curator's path: import the sample files, open a campaign, write its links, see

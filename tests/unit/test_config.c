@@ -106,7 +106,10 @@ static void test_full_file(void **state)
                           "   # an indented comment\n"
                           "max_body = 64k\n"
                           "synchronous = normal\n"
-                          "log_level = warn\n",
+                          "log_level = warn\n"
+                          "lua = /usr/share/anketa/lua\n"
+                          "region = demo\n"
+                          "indicators_every = 60\n",
                           &c, msg, sizeof msg),
                      1);
     assert_string_equal(c.socket, "/run/anketa/anketa.sock");
@@ -118,6 +121,9 @@ static void test_full_file(void **state)
     assert_int_equal(c.max_body, 65536);
     assert_string_equal(c.synchronous, "NORMAL");
     assert_int_equal(c.log_level, LOG_WARN);
+    assert_string_equal(c.lua, "/usr/share/anketa/lua");
+    assert_string_equal(c.region, "demo");
+    assert_int_equal(c.indicators_every, 60);
     assert_int_equal(c.set, (1u << CONFIG_NKEYS) - 1);
     assert_int_equal(c.line[CONFIG_SOCKET], 3);
     assert_int_equal(c.line[CONFIG_WORKERS], 5);
@@ -178,7 +184,8 @@ static void test_unknown_keys(void **state)
     assert_conf_error("sync = FULL\n", 1, "unknown key \"sync\" (did you mean synchronous?)");
     assert_conf_error("\n\ntheme = dark\n", 3,
                       "unknown key \"theme\" (the keys are: socket, socket_mode, workers, db, "
-                      "surveys, web, max_body, synchronous, log_level)");
+                      "surveys, web, max_body, synchronous, log_level, lua, region, "
+                      "indicators_every)");
 }
 
 static void test_syntax_errors(void **state)

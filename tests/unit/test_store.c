@@ -353,7 +353,8 @@ static void test_secret(void **state)
     assert_int_equal(store_secret(f->s, k1, &e), STORE_OK);
     assert_int_equal(direct_int(f->path, "SELECT length(value) FROM meta WHERE key = 'secret'"),
                      32);
-    assert_int_equal(direct_int(f->path, "SELECT typeof(value) = 'blob' FROM meta"), 1);
+    assert_int_equal(
+        direct_int(f->path, "SELECT typeof(value) = 'blob' FROM meta WHERE key = 'secret'"), 1);
     store_close(f->s);
     f->s = NULL;
 
