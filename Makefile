@@ -2,7 +2,7 @@
 # Debian packages are missing (scripts/install-deps.sh), so a fresh machine needs nothing else.
 
 CC       ?= cc
-PKGS     := sqlite3 yaml-0.1 jansson libsodium lua5.4
+PKGS     := sqlite3 yaml-0.1 jansson libsodium lua5.4 xlsxwriter
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
@@ -210,3 +210,80 @@ deb: build/anketa
 	    -e "s|@DEPENDS@|$$(sed -n 's/^shlibs:Depends=//p' build/deb/shlibs.substvars)|" \
 	    deploy/debian/control.in > $(DEB_STAGE)/DEBIAN/control
 	dpkg-deb --root-owner-group --build $(DEB_STAGE) $(DEB_FILE)
+
+# ---------------------------------------------------------------------------------------------
+# Fuzzing (tests/fuzz/README.md). `make fuzz` builds the libFuzzer harnesses with Debian's
+# clang into build/fuzz/ and runs each for FUZZ_SECONDS, two at a time, on a copy of its seed
+# corpus in build/fuzz/corpus/<target> (so what the fuzzer adds stays out of the tree). A
+# crash, leak, timeout or broken invariant fails with the path of the input that caused it.
+# The harnesses link tests/fuzz/fuzz_arena.c instead of core/arena.c: one malloc per arena
+# allocation, so AddressSanitizer sees an overflow between two arena strings.
+
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS    ?= 2
+FUZZ_CC      := clang
+FUZZ_CFLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
+                -fno-sanitize-recover=undefined
+FUZZ_TARGETS := survey expr form csv i18n tmpl
+FUZZ_BIN     := $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
+FUZZ_COMMON  := build/fuzz/tests/fuzz/fuzz_common.o build/fuzz/tests/fuzz/fuzz_arena.o \
+                build/fuzz/core/err.o build/fuzz/core/buf.o
+fuzz_objs = $(patsubst %,build/fuzz/core/%.o,$(1))
+
+# The core modules each harness exercises; every one links FUZZ_COMMON.
+$(FUZZ_BIN): $(FUZZ_COMMON)
+build/fuzz/fuzz_survey: $(call fuzz_objs,survey expr crypto store)
+build/fuzz/fuzz_expr:   $(call fuzz_objs,expr)
+build/fuzz/fuzz_form:   $(call fuzz_objs,form response survey expr crypto store i18n)
+build/fuzz/fuzz_csv:    $(call fuzz_objs,csv)
+build/fuzz/fuzz_i18n:   $(call fuzz_objs,i18n)
+build/fuzz/fuzz_tmpl:   $(call fuzz_objs,tmpl)
+
+# Longest input per target: a questionnaire, CSV or catalogue file of a few screens, a body, a
+# template. (fuzz_csv makes a long input cross the reader's 64 KiB chunk by itself.)
+FUZZ_MAXLEN_survey := 16384
+FUZZ_MAXLEN_expr   := 8192
+FUZZ_MAXLEN_form   := 8192
+FUZZ_MAXLEN_csv    := 16384
+FUZZ_MAXLEN_i18n   := 24576
+FUZZ_MAXLEN_tmpl   := 8192
+
+FUZZ_ENV := UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+build/fuzz/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(BASE_CFLAGS) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c
+	$(FUZZ_CC) $(BASE_CFLAGS) $(FUZZ_CFLAGS) -Itests/fuzz -MMD -MP -o $@ $(filter %.c %.o,$^) \
+	    $(LIBS)
+
+.PHONY: fuzz fuzz-build
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: deps
+	@$(MAKE) --no-print-directory -j$(FUZZ_JOBS) fuzz-build
+	@$(MAKE) --no-print-directory -j$(FUZZ_JOBS) -k --output-sync=target \
+	    $(FUZZ_TARGETS:%=fuzz-run-%)
+
+# Not .PHONY (make skips pattern rules for phony targets); no file of these names is made.
+fuzz-run-%: build/fuzz/fuzz_%
+	@rm -rf build/fuzz/artifacts/$*
+	@mkdir -p build/fuzz/corpus/$* build/fuzz/artifacts/$*
+	@cp -R tests/fuzz/corpus/$*/. build/fuzz/corpus/$*/
+	@echo "== fuzz $* for $(FUZZ_SECONDS) s (log: build/fuzz/$*.log)"
+	@if $(FUZZ_ENV) ANKETA_ROOT=$(CURDIR) build/fuzz/fuzz_$* -max_total_time=$(FUZZ_SECONDS) \
+	        -max_len=$(FUZZ_MAXLEN_$*) -timeout=5 -rss_limit_mb=2048 -print_final_stats=1 \
+	        $(if $(wildcard tests/fuzz/$*.dict),-dict=tests/fuzz/$*.dict) \
+	        -artifact_prefix=build/fuzz/artifacts/$*/ build/fuzz/corpus/$* \
+	        > build/fuzz/$*.log 2>&1; then \
+	    grep -E '^#[0-9]+[[:space:]]+DONE' build/fuzz/$*.log | tail -n 1; \
+	    grep -E '^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)' \
+	        build/fuzz/$*.log | tr '\n' ' '; echo; \
+	else \
+	    tail -n 60 build/fuzz/$*.log; \
+	    echo "fuzz $*: FAILED; the input is $$(ls build/fuzz/artifacts/$*/* 2>/dev/null | \
+	        tr '\n' ' ')(reproduce: build/fuzz/fuzz_$* FILE)"; \
+	    exit 1; \
+	fi

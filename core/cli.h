@@ -24,6 +24,7 @@ int cmd_backup(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_indicators(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 /* Prints "anketa CMD: FILE:LINE:COL: message" on stderr. */
 void cli_print_err(const char *cmd, const struct err *e);

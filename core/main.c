@@ -45,6 +45,7 @@ static const struct cmd main_cmds[] = {
     {"restore", "replace the database with a backup", cmd_restore},
     {"doctor", "check an installation and say what to fix", cmd_doctor},
     {"indicators", "check, compute and test the region's indicator scripts", cmd_indicators},
+    {"export", "write responses, participants or indicators as CSV, XLSX, JSON", cmd_export},
     {"version", "print the version", cmd_version},
     {"help", "list the commands", cmd_help},
 };

@@ -1,0 +1,1189 @@
+/*
+ * export: the downloadable tables and their formats. Owns the writers (CSV, CSV for Excel,
+ * XLSX through libxlsxwriter, JSON, NDJSON), the pseudonyms of participants in exports, and
+ * the three tables (responses, participants, indicator values) built from the store's row
+ * walks. See export.h and docs/exports.md.
+ */
+#include "export.h"
+
+#include "arena.h"
+#include "err.h"
+#include "registry.h"
+#include "store.h"
+#include "survey.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <xlsxwriter.h>
+
+#define EXPORT_BUF_SIZE  65536
+#define EXPORT_XLSX_CHAR 32767 /* characters in one XLSX cell */
+
+int export_sink_file(void *ctx, const void *p, size_t n)
+{
+    return fwrite(p, 1, n, ctx) == n ? 0 : -1;
+}
+
+static const struct {
+    const char *name, *mime, *ext;
+} export_formats[] = {
+    [EXPORT_CSV] = {"csv", "text/csv; charset=utf-8", "csv"},
+    [EXPORT_CSV_EXCEL] = {"csv-excel", "text/csv; charset=utf-8", "csv"},
+    [EXPORT_XLSX] = {"xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                     "xlsx"},
+    [EXPORT_JSON] = {"json", "application/json", "json"},
+    [EXPORT_NDJSON] = {"ndjson", "application/x-ndjson", "ndjson"},
+};
+
+#define EXPORT_NFORMATS (sizeof export_formats / sizeof export_formats[0])
+
+int export_format_parse(const char *name, enum export_format *out)
+{
+    for (size_t i = 0; name && i < EXPORT_NFORMATS; i++)
+        if (strcmp(name, export_formats[i].name) == 0) {
+            *out = (enum export_format)i;
+            return 0;
+        }
+    return -1;
+}
+
+const char *export_format_name(enum export_format f)
+{
+    return export_formats[f].name;
+}
+
+const char *export_format_mime(enum export_format f)
+{
+    return export_formats[f].mime;
+}
+
+const char *export_format_ext(enum export_format f)
+{
+    return export_formats[f].ext;
+}
+
+static const char *const export_tables[] = {
+    [EXPORT_RESPONSES] = "responses",
+    [EXPORT_PARTICIPANTS] = "participants",
+    [EXPORT_INDICATORS] = "indicators",
+};
+
+#define EXPORT_NTABLES (sizeof export_tables / sizeof export_tables[0])
+
+int export_table_parse(const char *name, enum export_table *out)
+{
+    for (size_t i = 0; name && i < EXPORT_NTABLES; i++)
+        if (strcmp(name, export_tables[i]) == 0) {
+            *out = (enum export_table)i;
+            return 0;
+        }
+    return -1;
+}
+
+const char *export_table_name(enum export_table t)
+{
+    return export_tables[t];
+}
+
+/* ---- The writers ---- */
+
+struct export_writer {
+    enum export_format fmt;
+    struct export_sink sink;
+    const struct export_column *cols;
+    size_t ncols;
+    char **keys; /* JSON: each column's name as an escaped key with its colon */
+    char *buf;   /* output waiting for the sink */
+    size_t len;
+    int failed; /* the sink refused: nothing more is sent */
+    long rows;
+    uint64_t bytes;
+    lxw_workbook *wb; /* XLSX: the workbook being built, its sheet and its files */
+    lxw_worksheet *ws;
+    char *dir; /* the temporary directory, removed by export_writer_free */
+    char *path;
+    char *scratch; /* a cell's text made fit for XLSX */
+    size_t scratch_cap;
+};
+
+static void export_flush(struct export_writer *w)
+{
+    if (w->len && !w->failed) {
+        if (w->sink.write(w->sink.ctx, w->buf, w->len) != 0)
+            w->failed = 1;
+        else
+            w->bytes += w->len;
+    }
+    w->len = 0;
+}
+
+static void export_put(struct export_writer *w, const void *p, size_t n)
+{
+    if (w->failed)
+        return;
+    if (n > EXPORT_BUF_SIZE - w->len)
+        export_flush(w);
+    if (w->failed)
+        return;
+    if (n >= EXPORT_BUF_SIZE) {
+        if (w->sink.write(w->sink.ctx, p, n) != 0)
+            w->failed = 1;
+        else
+            w->bytes += n;
+        return;
+    }
+    memcpy(w->buf + w->len, p, n);
+    w->len += n;
+}
+
+static void export_puts(struct export_writer *w, const char *s)
+{
+    export_put(w, s, strlen(s));
+}
+
+static void export_putc(struct export_writer *w, char c)
+{
+    if (w->len == EXPORT_BUF_SIZE)
+        export_flush(w);
+    if (!w->failed)
+        w->buf[w->len++] = c;
+}
+
+static int export_sink_failed(struct err *e)
+{
+    return err_set(e, NULL, 0, 0, "the output could not be written (%s)",
+                   errno ? strerror(errno) : "the receiver stopped");
+}
+
+/* The length of the valid UTF-8 sequence at p (which is NUL-terminated), or 0. */
+static size_t export_utf8_len(const unsigned char *p)
+{
+    unsigned char c = p[0];
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        return (p[1] & 0xC0) == 0x80 ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+        if ((p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80)
+            return 0;
+        if ((c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] >= 0xA0))
+            return 0; /* an overlong form, or a surrogate */
+        return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if ((p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80)
+            return 0;
+        if ((c == 0xF0 && p[1] < 0x90) || (c == 0xF4 && p[1] >= 0x90))
+            return 0;
+        return 4;
+    }
+    return 0;
+}
+
+/* Whether a text cell would start a formula in a spreadsheet. */
+static int export_formula_like(const char *s)
+{
+    return s[0] && strchr("=+-@\t\r", s[0]) != NULL;
+}
+
+/* A plain decimal as answers are stored, and as JSON accepts it: -?(0|[1-9][0-9]*)(.[0-9]+)? */
+static int export_decimal(const char *s)
+{
+    if (*s == '-')
+        s++;
+    if (*s == '0')
+        s++;
+    else if (*s >= '1' && *s <= '9')
+        while (*s >= '0' && *s <= '9')
+            s++;
+    else
+        return 0;
+    if (*s == '.') {
+        s++;
+        if (!(*s >= '0' && *s <= '9'))
+            return 0;
+        while (*s >= '0' && *s <= '9')
+            s++;
+    }
+    return *s == '\0';
+}
+
+/* A number as text: whole numbers without a decimal point (and never "-0"), others with 15
+ * significant digits. 0 when it is not finite (an empty cell). */
+static size_t export_format_num(double v, char out[32])
+{
+    if (!isfinite(v))
+        return 0;
+    if (fabs(v) < 1e15 && v == floor(v)) { /* ids, counts, years: without printf */
+        char digits[20];
+        size_t n = 0, o = 0;
+        unsigned long long u = (unsigned long long)fabs(v);
+        do
+            digits[n++] = (char)('0' + u % 10);
+        while ((u /= 10) > 0);
+        if (v < 0)
+            out[o++] = '-';
+        while (n)
+            out[o++] = digits[--n];
+        return o;
+    }
+    int n = snprintf(out, 32, "%.15g", v);
+    return n > 0 && n < 32 ? (size_t)n : 0;
+}
+
+/* What a cell holds once its column's type is applied. */
+enum export_kind { EXPORT_EMPTY, EXPORT_NUM_TEXT, EXPORT_NUM, EXPORT_STR, EXPORT_RAW_JSON };
+
+static enum export_kind export_kind_of(const struct export_column *c, const struct export_value *v)
+{
+    if (v->has_num)
+        return isfinite(v->num) ? EXPORT_NUM : EXPORT_EMPTY;
+    if (!v->text)
+        return EXPORT_EMPTY;
+    if (c->type == EXPORT_COL_NUMBER && export_decimal(v->text))
+        return EXPORT_NUM_TEXT;
+    return c->type == EXPORT_COL_JSON ? EXPORT_RAW_JSON : EXPORT_STR;
+}
+
+/* CSV */
+
+static char export_csv_delim(const struct export_writer *w)
+{
+    return w->fmt == EXPORT_CSV_EXCEL ? ';' : ',';
+}
+
+/* A text field, quoted (RFC 4180) when it holds the separator, a quote or a line break. */
+static void export_csv_text(struct export_writer *w, const char *s)
+{
+    char special[] = {export_csv_delim(w), '"', '\r', '\n', '\0'};
+    int quote = s[strcspn(s, special)] != '\0';
+    if (quote)
+        export_putc(w, '"');
+    if (export_formula_like(s))
+        export_putc(w, '\'');
+    if (quote)
+        for (const char *q; (q = strchr(s, '"')); s = q + 1) {
+            export_put(w, s, (size_t)(q - s) + 1);
+            export_putc(w, '"');
+        }
+    export_puts(w, s);
+    if (quote)
+        export_putc(w, '"');
+}
+
+/* A number in CSV: with a decimal comma for Excel in a Russian locale. */
+static void export_csv_num(struct export_writer *w, const char *s, size_t n)
+{
+    if (w->fmt != EXPORT_CSV_EXCEL) {
+        export_put(w, s, n);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        export_putc(w, s[i] == '.' ? ',' : s[i]);
+}
+
+static void export_csv_row(struct export_writer *w, const struct export_value *vals)
+{
+    char num[32];
+    for (size_t i = 0; i < w->ncols; i++) {
+        if (i)
+            export_putc(w, export_csv_delim(w));
+        switch (export_kind_of(&w->cols[i], &vals[i])) {
+        case EXPORT_EMPTY: break;
+        case EXPORT_NUM: export_csv_num(w, num, export_format_num(vals[i].num, num)); break;
+        case EXPORT_NUM_TEXT: export_csv_num(w, vals[i].text, strlen(vals[i].text)); break;
+        case EXPORT_STR:
+        case EXPORT_RAW_JSON: export_csv_text(w, vals[i].text); break;
+        }
+    }
+    export_put(w, "\r\n", 2);
+}
+
+static void export_csv_header(struct export_writer *w)
+{
+    export_put(w, "\xEF\xBB\xBF", 3);
+    for (size_t i = 0; i < w->ncols; i++) {
+        if (i)
+            export_putc(w, export_csv_delim(w));
+        export_csv_text(w, w->cols[i].name);
+    }
+    export_put(w, "\r\n", 2);
+}
+
+/* JSON */
+
+static void export_json_string(struct export_writer *w, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)s, *run = p;
+    export_putc(w, '"');
+    while (*p) {
+        unsigned char c = *p;
+        size_t n = c >= 0x80 ? export_utf8_len(p) : 1;
+        if (n > 1 || (n == 1 && c >= 0x20 && c != '"' && c != '\\')) {
+            p += n;
+            continue;
+        }
+        export_put(w, run, (size_t)(p - run));
+        switch (c) {
+        case '"': export_puts(w, "\\\""); break;
+        case '\\': export_puts(w, "\\\\"); break;
+        case '\n': export_puts(w, "\\n"); break;
+        case '\r': export_puts(w, "\\r"); break;
+        case '\t': export_puts(w, "\\t"); break;
+        default:
+            if (c >= 0x80) { /* not UTF-8: the replacement character */
+                export_puts(w, "\\ufffd");
+            } else {
+                char u[] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+                export_put(w, u, sizeof u);
+            }
+        }
+        run = ++p;
+    }
+    export_put(w, run, (size_t)(p - run));
+    export_putc(w, '"');
+}
+
+/* Whether s is one JSON value (a multiple choice as stored). */
+static int export_json_valid(const char *s)
+{
+    json_t *j = json_loads(s, JSON_DECODE_ANY, NULL);
+    json_decref(j);
+    return j != NULL;
+}
+
+static void export_json_row(struct export_writer *w, const struct export_value *vals)
+{
+    char num[32];
+    if (w->fmt == EXPORT_JSON)
+        export_puts(w, w->rows ? ",\n" : "\n");
+    export_putc(w, '{');
+    for (size_t i = 0; i < w->ncols; i++) {
+        if (i)
+            export_putc(w, ',');
+        export_puts(w, w->keys[i]);
+        switch (export_kind_of(&w->cols[i], &vals[i])) {
+        case EXPORT_EMPTY: export_puts(w, "null"); break;
+        case EXPORT_NUM: export_put(w, num, export_format_num(vals[i].num, num)); break;
+        case EXPORT_NUM_TEXT: export_puts(w, vals[i].text); break;
+        case EXPORT_RAW_JSON:
+            if (export_json_valid(vals[i].text))
+                export_puts(w, vals[i].text);
+            else
+                export_json_string(w, vals[i].text);
+            break;
+        case EXPORT_STR: export_json_string(w, vals[i].text); break;
+        }
+    }
+    export_putc(w, '}');
+    if (w->fmt == EXPORT_NDJSON)
+        export_putc(w, '\n');
+}
+
+/*
+ * Each column's name as a JSON key ("name":), made once for every row. Nothing has been
+ * written yet, so the escaper works in the empty output buffer, which a name of bounded
+ * length cannot overflow, and the key is moved out of it.
+ */
+static int export_json_keys(struct export_writer *w, struct err *e)
+{
+    if (!(w->keys = calloc(w->ncols ? w->ncols : 1, sizeof *w->keys)))
+        return err_set(e, NULL, 0, 0, "export: out of memory");
+    for (size_t i = 0; i < w->ncols; i++) {
+        if (6 * strlen(w->cols[i].name) + 3 >= EXPORT_BUF_SIZE) /* escaped, quotes, colon */
+            return err_set(e, NULL, 0, 0, "export: a column name is too long");
+        export_json_string(w, w->cols[i].name);
+        export_putc(w, ':');
+        w->keys[i] = strndup(w->buf, w->len);
+        w->len = 0;
+        if (!w->keys[i])
+            return err_set(e, NULL, 0, 0, "export: out of memory");
+    }
+    return 0;
+}
+
+/* XLSX */
+
+static int export_xlsx_fail(lxw_error rc, const char *what, struct err *e)
+{
+    return err_set(e, NULL, 0, 0, "export: %s: %s", what, lxw_strerror(rc));
+}
+
+/* The text of an XLSX cell: valid UTF-8 (a bad byte becomes U+FFFD), at most 32767
+ * characters, and a leading apostrophe when it looks like a formula. NULL when out of memory. */
+static const char *export_xlsx_text(struct export_writer *w, const char *s)
+{
+    size_t chars = 0, len = 0;
+    int clean = 1;
+    for (const unsigned char *p = (const unsigned char *)s; *p; chars++) {
+        size_t n = export_utf8_len(p);
+        if (!n) {
+            clean = 0;
+            n = 1;
+        }
+        p += n;
+        len += n;
+    }
+    int neutralise = export_formula_like(s);
+    if (clean && !neutralise && chars <= EXPORT_XLSX_CHAR)
+        return s;
+    size_t need = 3 * len + 2; /* a bad byte becomes three; the apostrophe; the NUL */
+    if (need > w->scratch_cap) {
+        char *n = realloc(w->scratch, need);
+        if (!n)
+            return NULL;
+        w->scratch = n;
+        w->scratch_cap = need;
+    }
+    char *out = w->scratch;
+    size_t o = 0;
+    chars = 0;
+    if (neutralise) {
+        out[o++] = '\'';
+        chars++;
+    }
+    for (const unsigned char *p = (const unsigned char *)s; *p && chars < EXPORT_XLSX_CHAR;
+         chars++) {
+        size_t n = export_utf8_len(p);
+        if (n) {
+            memcpy(out + o, p, n);
+            o += n;
+            p += n;
+        } else {
+            memcpy(out + o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            p++;
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static int export_xlsx_row(struct export_writer *w, const struct export_value *vals, struct err *e)
+{
+    if (w->rows >= EXPORT_XLSX_MAX_ROWS)
+        return err_set(e, NULL, 0, 0,
+                       "an XLSX sheet holds at most %ld rows: choose CSV for more, or "
+                       "a smaller organisation, survey or period",
+                       EXPORT_XLSX_MAX_ROWS);
+    lxw_row_t row = (lxw_row_t)(w->rows + 1);
+    for (size_t i = 0; i < w->ncols; i++) {
+        lxw_error rc = LXW_NO_ERROR;
+        lxw_col_t col = (lxw_col_t)i;
+        switch (export_kind_of(&w->cols[i], &vals[i])) {
+        case EXPORT_EMPTY: break;
+        case EXPORT_NUM: rc = worksheet_write_number(w->ws, row, col, vals[i].num, NULL); break;
+        case EXPORT_NUM_TEXT:
+            rc = worksheet_write_number(w->ws, row, col, strtod(vals[i].text, NULL), NULL);
+            break;
+        case EXPORT_STR:
+        case EXPORT_RAW_JSON: {
+            const char *t = export_xlsx_text(w, vals[i].text);
+            if (!t)
+                return err_set(e, NULL, 0, 0, "export: out of memory");
+            rc = worksheet_write_string(w->ws, row, col, t, NULL);
+            break;
+        }
+        }
+        if (rc != LXW_NO_ERROR)
+            return export_xlsx_fail(rc, "cannot write a cell", e);
+    }
+    return 0;
+}
+
+static int export_xlsx_open(struct export_writer *w, const struct export_options *opt,
+                            struct err *e)
+{
+    const char *tmp = opt && opt->tmpdir ? opt->tmpdir : "/tmp";
+    size_t n = strlen(tmp) + sizeof "/anketa-export-XXXXXX";
+    if (!(w->dir = malloc(n)) || !(w->path = malloc(n + sizeof "/export.xlsx")))
+        return err_set(e, NULL, 0, 0, "export: out of memory");
+    snprintf(w->dir, n, "%s/anketa-export-XXXXXX", tmp);
+    if (!mkdtemp(w->dir)) {
+        int saved = errno;
+        free(w->dir);
+        w->dir = NULL;
+        return err_set(e, tmp, 0, 0, "cannot make a temporary directory: %s", strerror(saved));
+    }
+    snprintf(w->path, n + sizeof "/export.xlsx", "%s/export.xlsx", w->dir);
+    lxw_workbook_options o = {.constant_memory = LXW_TRUE, .tmpdir = w->dir};
+    if (!(w->wb = workbook_new_opt(w->path, &o)))
+        return err_set(e, w->dir, 0, 0, "cannot start a workbook");
+    const char *sheet = opt && opt->sheet ? opt->sheet : "export";
+    lxw_format *bold = workbook_add_format(w->wb);
+    if (!(w->ws = workbook_add_worksheet(w->wb, sheet)) || !bold)
+        return err_set(e, NULL, 0, 0, "export: cannot add the worksheet \"%s\"", sheet);
+    format_set_bold(bold);
+    worksheet_freeze_panes(w->ws, 1, 0);
+    lxw_error rc = LXW_NO_ERROR;
+    if (w->ncols)
+        rc = worksheet_set_column(w->ws, 0, (lxw_col_t)(w->ncols - 1), 14, NULL);
+    for (size_t i = 0; rc == LXW_NO_ERROR && i < w->ncols; i++)
+        rc = worksheet_write_string(w->ws, 0, (lxw_col_t)i, w->cols[i].name, bold);
+    return rc == LXW_NO_ERROR ? 0 : export_xlsx_fail(rc, "cannot write the header row", e);
+}
+
+/* Closes the workbook and sends its file to the sink. */
+static int export_xlsx_finish(struct export_writer *w, struct err *e)
+{
+    lxw_error rc = workbook_close(w->wb);
+    w->wb = NULL;
+    if (rc != LXW_NO_ERROR)
+        return export_xlsx_fail(rc, "cannot finish the workbook", e);
+    FILE *f = fopen(w->path, "rb");
+    if (!f)
+        return err_set(e, w->path, 0, 0, "cannot read the workbook: %s", strerror(errno));
+    size_t n;
+    while (!w->failed && (n = fread(w->buf, 1, EXPORT_BUF_SIZE, f)) > 0) {
+        w->len = n;
+        export_flush(w);
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad)
+        return err_set(e, w->path, 0, 0, "cannot read the workbook");
+    return w->failed ? export_sink_failed(e) : 0;
+}
+
+int export_writer_new(enum export_format f, const struct export_sink *sink,
+                      const struct export_column *cols, size_t ncols,
+                      const struct export_options *opt, struct export_writer **out, struct err *e)
+{
+    *out = NULL;
+    if ((size_t)f >= EXPORT_NFORMATS)
+        return err_set(e, NULL, 0, 0, "export: unknown format");
+    if (f == EXPORT_XLSX && ncols > LXW_COL_MAX)
+        return err_set(e, NULL, 0, 0, "an XLSX sheet holds at most %d columns", LXW_COL_MAX);
+    struct export_writer *w = calloc(1, sizeof *w);
+    if (!w || !(w->buf = malloc(EXPORT_BUF_SIZE))) {
+        free(w);
+        return err_set(e, NULL, 0, 0, "export: out of memory");
+    }
+    w->fmt = f;
+    w->sink = *sink;
+    w->cols = cols;
+    w->ncols = ncols;
+    errno = 0;
+    int rc = 0;
+    switch (f) {
+    case EXPORT_CSV:
+    case EXPORT_CSV_EXCEL: export_csv_header(w); break;
+    case EXPORT_JSON:
+    case EXPORT_NDJSON:
+        if ((rc = export_json_keys(w, e)) == 0 && f == EXPORT_JSON)
+            export_putc(w, '[');
+        break;
+    case EXPORT_XLSX: rc = export_xlsx_open(w, opt, e); break;
+    }
+    if (rc == 0 && w->failed)
+        rc = export_sink_failed(e);
+    if (rc < 0) {
+        export_writer_free(w);
+        return -1;
+    }
+    *out = w;
+    return 0;
+}
+
+int export_writer_row(struct export_writer *w, const struct export_value *vals, struct err *e)
+{
+    errno = 0;
+    switch (w->fmt) {
+    case EXPORT_CSV:
+    case EXPORT_CSV_EXCEL: export_csv_row(w, vals); break;
+    case EXPORT_JSON:
+    case EXPORT_NDJSON: export_json_row(w, vals); break;
+    case EXPORT_XLSX:
+        if (export_xlsx_row(w, vals, e) < 0)
+            return -1;
+        break;
+    }
+    if (w->failed)
+        return export_sink_failed(e);
+    w->rows++;
+    return 0;
+}
+
+int export_writer_finish(struct export_writer *w, struct err *e)
+{
+    errno = 0;
+    if (w->fmt == EXPORT_XLSX)
+        return export_xlsx_finish(w, e);
+    if (w->fmt == EXPORT_JSON)
+        export_puts(w, w->rows ? "\n]\n" : "]\n");
+    export_flush(w);
+    return w->failed ? export_sink_failed(e) : 0;
+}
+
+void export_writer_free(struct export_writer *w)
+{
+    if (!w)
+        return;
+    if (w->wb)
+        lxw_workbook_free(w->wb);
+    if (w->path)
+        unlink(w->path);
+    if (w->dir)
+        rmdir(w->dir);
+    for (size_t i = 0; w->keys && i < w->ncols; i++)
+        free(w->keys[i]);
+    free(w->keys);
+    free(w->path);
+    free(w->dir);
+    free(w->scratch);
+    free(w->buf);
+    free(w);
+}
+
+long export_writer_rows(const struct export_writer *w)
+{
+    return w->rows;
+}
+
+uint64_t export_writer_bytes(const struct export_writer *w)
+{
+    return w->bytes;
+}
+
+/* ---- The tables ---- */
+
+/* HMAC-SHA-256 keyed with the secret, with the prefix that sets pseudonyms apart from the
+ * CSRF and session values made with the same secret already absorbed. */
+static void export_pseudonym_prepare(const unsigned char key[32], crypto_auth_hmacsha256_state *h)
+{
+    crypto_auth_hmacsha256_init(h, key, 32);
+    crypto_auth_hmacsha256_update(h, (const unsigned char *)"pseudonym|", 10);
+}
+
+/*
+ * Base32 (A-Z, 2-7), not base64: spreadsheets compare text without case, and a value starting
+ * with '-' would be taken for a formula. The prepared state is copied, so the key is not
+ * hashed again for every row.
+ */
+static void export_pseudonym_of(const crypto_auth_hmacsha256_state *prepared, const char *code,
+                                char out[EXPORT_PSEUDONYM_LEN + 1])
+{
+    static const char b32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    unsigned char mac[crypto_auth_hmacsha256_BYTES];
+    crypto_auth_hmacsha256_state h = *prepared;
+    crypto_auth_hmacsha256_update(&h, (const unsigned char *)code, strlen(code));
+    crypto_auth_hmacsha256_final(&h, mac);
+    /* 16 characters of 5 bits: the first 80 bits of the MAC. */
+    for (size_t i = 0; i < EXPORT_PSEUDONYM_LEN; i++) {
+        size_t bit = i * 5, byte = bit / 8, shift = bit % 8;
+        unsigned v = ((unsigned)mac[byte] << 8 | mac[byte + 1]) >> (11 - shift);
+        out[i] = b32[v & 31];
+    }
+    out[EXPORT_PSEUDONYM_LEN] = '\0';
+}
+
+void export_pseudonym(const unsigned char key[32], const char *code,
+                      char out[EXPORT_PSEUDONYM_LEN + 1])
+{
+    crypto_auth_hmacsha256_state h;
+    export_pseudonym_prepare(key, &h);
+    export_pseudonym_of(&h, code, out);
+    sodium_memzero(&h, sizeof h);
+}
+
+/* A question or scale id of a survey and the column it fills. */
+struct export_key {
+    const char *id;
+    size_t col;
+};
+
+struct export_survey {
+    const char *id;
+    const struct survey *def; /* NULL: no definition loaded, no answer columns */
+    struct export_key *answers, *scales;
+    size_t nanswers, nscales;
+};
+
+/* What the walk of a table shares with its row callback. */
+struct export_ctx {
+    struct arena *a;
+    struct export_writer *w;
+    struct export_column *cols;
+    size_t ncols, cap;
+    struct export_value *vals;
+    crypto_auth_hmacsha256_state pseudonyms; /* the secret, ready (export_pseudonym_prepare) */
+    int identified;
+    int failed; /* the writer failed: e holds why */
+    struct err *e;
+    struct export_survey *surveys; /* responses: the surveys of the table */
+    size_t nsurveys, last;
+};
+
+static int export_add_col(struct export_ctx *c, const char *name, enum export_type type)
+{
+    if (c->ncols == c->cap) {
+        size_t ncap = c->cap ? c->cap * 2 : 32;
+        struct export_column *v =
+            arena_realloc(c->a, c->cols, c->cap * sizeof *v, ncap * sizeof *v);
+        if (!v)
+            return -1;
+        c->cols = v;
+        c->cap = ncap;
+    }
+    c->cols[c->ncols++] = (struct export_column){name, type};
+    return 0;
+}
+
+static int export_key_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct export_key *)a)->id, ((const struct export_key *)b)->id);
+}
+
+static size_t export_key_find(const struct export_key *keys, size_t n, const char *id)
+{
+    struct export_key probe = {.id = id};
+    if (!n)
+        return (size_t)-1;
+    const struct export_key *k = bsearch(&probe, keys, n, sizeof *keys, export_key_cmp);
+    return k ? k->col : (size_t)-1;
+}
+
+/* The column of one answer: "<id>", or "<survey>:<id>" when several surveys share the table. */
+static int export_answer_col(struct export_ctx *c, struct export_survey *sv, const char *id,
+                             enum export_type type, int prefix)
+{
+    const char *name = prefix ? arena_printf(c->a, "%s:%s", sv->id, id) : id;
+    if (!name)
+        return -1;
+    sv->answers[sv->nanswers++] = (struct export_key){id, c->ncols};
+    return export_add_col(c, name, type);
+}
+
+static enum export_type export_question_type(const struct question *q)
+{
+    if (survey_is_numeric(q))
+        return EXPORT_COL_NUMBER;
+    return q->type == Q_MULTIPLE || q->type == Q_RANKING ? EXPORT_COL_JSON : EXPORT_COL_TEXT;
+}
+
+/* The answer and score columns of one survey, in the order of its definition. */
+static int export_survey_cols(struct export_ctx *c, struct export_survey *sv, int prefix)
+{
+    const struct survey *s = sv->def;
+    size_t max = 0;
+    for (size_t i = 0; i < s->nquestions; i++)
+        max += 1 + s->questions[i].nitems + (s->questions[i].other_text != NULL);
+    sv->answers = arena_calloc(c->a, max ? max : 1, sizeof *sv->answers);
+    sv->scales = arena_calloc(c->a, s->nscales ? s->nscales : 1, sizeof *sv->scales);
+    if (!sv->answers || !sv->scales)
+        return -1;
+    for (size_t i = 0; i < s->nquestions; i++) {
+        const struct question *q = &s->questions[i];
+        if (q->type == Q_NOTE)
+            continue;
+        if (q->type == Q_MATRIX) {
+            for (size_t k = 0; k < q->nitems; k++)
+                if (export_answer_col(c, sv, q->items[k].id, export_question_type(&q->items[k]),
+                                      prefix) < 0)
+                    return -1;
+            continue;
+        }
+        if (export_answer_col(c, sv, q->id, export_question_type(q), prefix) < 0)
+            return -1;
+        if (q->other_text &&
+            export_answer_col(c, sv, q->other_text->id, EXPORT_COL_TEXT, prefix) < 0)
+            return -1;
+    }
+    for (size_t i = 0; i < s->nscales; i++) {
+        const char *name = prefix ? arena_printf(c->a, "%s:scale:%s", sv->id, s->scales[i].id)
+                                  : arena_printf(c->a, "scale:%s", s->scales[i].id);
+        if (!name)
+            return -1;
+        sv->scales[sv->nscales++] = (struct export_key){s->scales[i].id, c->ncols};
+        if (export_add_col(c, name, EXPORT_COL_NUMBER) < 0)
+            return -1;
+    }
+    qsort(sv->answers, sv->nanswers, sizeof *sv->answers, export_key_cmp);
+    qsort(sv->scales, sv->nscales, sizeof *sv->scales, export_key_cmp);
+    return 0;
+}
+
+enum {
+    EXP_R_ID,
+    EXP_R_PARTICIPANT,
+    EXP_R_ORG_CODE,
+    EXP_R_ORG_NAME,
+    EXP_R_MUNICIPALITY,
+    EXP_R_FORM,
+    EXP_R_SURVEY,
+    EXP_R_VERSION,
+    EXP_R_HASH,
+    EXP_R_SUBMITTED,
+    EXP_R_FIXED
+};
+
+static const struct export_column export_response_cols[EXP_R_FIXED] = {
+    {"response_id", EXPORT_COL_NUMBER}, {"participant_key", EXPORT_COL_TEXT},
+    {"org_code", EXPORT_COL_TEXT},      {"org_name", EXPORT_COL_TEXT},
+    {"municipality", EXPORT_COL_TEXT},  {"form", EXPORT_COL_TEXT},
+    {"survey_id", EXPORT_COL_TEXT},     {"survey_version", EXPORT_COL_NUMBER},
+    {"survey_hash", EXPORT_COL_TEXT},   {"submitted_at", EXPORT_COL_TEXT},
+};
+
+static int export_response_row(void *ctx, const struct store_export_response *row)
+{
+    struct export_ctx *c = ctx;
+    struct export_value *v = c->vals;
+    memset(v, 0, c->ncols * sizeof *v);
+    char pseudonym[EXPORT_PSEUDONYM_LEN + 1];
+    if (!c->identified && row->participant_code)
+        export_pseudonym_of(&c->pseudonyms, row->participant_code, pseudonym);
+    v[EXP_R_ID] = (struct export_value){.num = (double)row->id, .has_num = 1};
+    v[EXP_R_PARTICIPANT].text =
+        c->identified || !row->participant_code ? row->participant_code : pseudonym;
+    v[EXP_R_ORG_CODE].text = row->org_code;
+    v[EXP_R_ORG_NAME].text = row->org_name;
+    v[EXP_R_MUNICIPALITY].text = row->municipality;
+    v[EXP_R_FORM].text = row->form;
+    v[EXP_R_SURVEY].text = row->survey_id;
+    v[EXP_R_VERSION] = (struct export_value){.num = (double)row->survey_version, .has_num = 1};
+    v[EXP_R_HASH].text = row->survey_hash;
+    v[EXP_R_SUBMITTED].text = row->submitted_at;
+    if (c->last >= c->nsurveys || strcmp(c->surveys[c->last].id, row->survey_id) != 0)
+        for (c->last = 0; c->last < c->nsurveys; c->last++)
+            if (strcmp(c->surveys[c->last].id, row->survey_id) == 0)
+                break;
+    if (c->last < c->nsurveys) {
+        const struct export_survey *sv = &c->surveys[c->last];
+        for (size_t i = 0; i < row->nanswers; i++) {
+            size_t col = export_key_find(sv->answers, sv->nanswers, row->answers[i].id);
+            if (col != (size_t)-1)
+                v[col].text = row->answers[i].value;
+        }
+        for (size_t i = 0; i < row->nscores; i++) {
+            size_t col = export_key_find(sv->scales, sv->nscales, row->scores[i].id);
+            if (col != (size_t)-1)
+                v[col] = (struct export_value){.num = row->scores[i].value, .has_num = 1};
+        }
+    }
+    if (export_writer_row(c->w, v, c->e) < 0) {
+        c->failed = 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* The columns of responses: the fixed ones, then each survey's answers and scores. */
+static int export_response_cols_build(struct export_ctx *c, struct store *st,
+                                      const struct survey_set *set, const struct export_request *rq,
+                                      const struct store_export_scope *sc,
+                                      struct export_result *res, struct err *e)
+{
+    for (size_t i = 0; i < EXP_R_FIXED; i++) {
+        struct export_column col = export_response_cols[i];
+        if (i == EXP_R_PARTICIPANT && rq->identified)
+            col.name = "participant_code";
+        if (export_add_col(c, col.name, col.type) < 0)
+            return err_set(e, NULL, 0, 0, "export: out of memory");
+    }
+    const char **ids;
+    size_t n;
+    const char *one[1] = {rq->survey_id};
+    if (rq->survey_id) {
+        ids = one;
+        n = 1;
+    } else if (store_export_surveys(st, c->a, sc, &ids, &n, e) != STORE_OK) {
+        return EXPORT_ERROR;
+    }
+    if (!(c->surveys = arena_calloc(c->a, n ? n : 1, sizeof *c->surveys)))
+        return err_set(e, NULL, 0, 0, "export: out of memory");
+    c->nsurveys = n;
+    for (size_t i = 0; i < n; i++) {
+        struct export_survey *sv = &c->surveys[i];
+        sv->id = ids[i];
+        sv->def = set ? survey_set_find(set, ids[i]) : NULL;
+        if (!sv->def) {
+            if (res->unknown_surveys++ == 0)
+                snprintf(res->unknown_survey, sizeof res->unknown_survey, "%s", ids[i]);
+            continue;
+        }
+        if (export_survey_cols(c, sv, n > 1) < 0)
+            return err_set(e, NULL, 0, 0, "export: out of memory");
+    }
+    return EXPORT_OK;
+}
+
+enum {
+    EXP_P_PARTICIPANT,
+    EXP_P_NAME,
+    EXP_P_ORG_CODE,
+    EXP_P_ORG_NAME,
+    EXP_P_MUNICIPALITY,
+    EXP_P_PROGRAMME,
+    EXP_P_FORM,
+    EXP_P_ROLE,
+    EXP_P_KIND,
+    EXP_P_BIRTH_YEAR,
+    EXP_P_EXPERIENCE,
+    EXP_P_CONSENT_DATE,
+    EXP_P_CONSENT_SCOPE,
+    EXP_P_CONSENT_BY,
+    EXP_P_RESPONSES,
+    EXP_P_COUNT
+};
+
+static const struct export_column export_participant_cols[EXP_P_COUNT] = {
+    {"participant_key", EXPORT_COL_TEXT},
+    {"name", EXPORT_COL_TEXT},
+    {"org_code", EXPORT_COL_TEXT},
+    {"org_name", EXPORT_COL_TEXT},
+    {"municipality", EXPORT_COL_TEXT},
+    {"programme_code", EXPORT_COL_TEXT},
+    {"form", EXPORT_COL_TEXT},
+    {"role", EXPORT_COL_TEXT},
+    {"kind", EXPORT_COL_TEXT},
+    {"birth_year", EXPORT_COL_NUMBER},
+    {"experience_years", EXPORT_COL_NUMBER},
+    {"consent_date", EXPORT_COL_TEXT},
+    {"consent_scope", EXPORT_COL_TEXT},
+    {"consent_by", EXPORT_COL_TEXT},
+    {"responses", EXPORT_COL_NUMBER},
+};
+
+/* Without --identified: no name, and nothing of who recorded the consent or what it says. */
+static int export_participant_col_shown(size_t i, int identified)
+{
+    return identified || (i != EXP_P_NAME && i != EXP_P_CONSENT_SCOPE && i != EXP_P_CONSENT_BY);
+}
+
+static int export_participant_row(void *ctx, const struct store_export_participant *row)
+{
+    struct export_ctx *c = ctx;
+    struct export_value all[EXP_P_COUNT];
+    memset(all, 0, sizeof all);
+    char pseudonym[EXPORT_PSEUDONYM_LEN + 1];
+    if (!c->identified && row->code)
+        export_pseudonym_of(&c->pseudonyms, row->code, pseudonym);
+    all[EXP_P_PARTICIPANT].text = c->identified || !row->code ? row->code : pseudonym;
+    all[EXP_P_NAME].text = row->name;
+    all[EXP_P_ORG_CODE].text = row->org_code;
+    all[EXP_P_ORG_NAME].text = row->org_name;
+    all[EXP_P_MUNICIPALITY].text = row->municipality;
+    all[EXP_P_PROGRAMME].text = row->programme_code;
+    all[EXP_P_FORM].text = row->form;
+    all[EXP_P_ROLE].text = row->role;
+    all[EXP_P_KIND].text = row->kind;
+    if (row->birth_year)
+        all[EXP_P_BIRTH_YEAR] = (struct export_value){.num = row->birth_year, .has_num = 1};
+    if (row->experience_years >= 0)
+        all[EXP_P_EXPERIENCE] = (struct export_value){.num = row->experience_years, .has_num = 1};
+    all[EXP_P_CONSENT_DATE].text = row->consent_date;
+    all[EXP_P_CONSENT_SCOPE].text = row->consent_scope;
+    all[EXP_P_CONSENT_BY].text = row->consent_by;
+    all[EXP_P_RESPONSES] = (struct export_value){.num = (double)row->responses, .has_num = 1};
+    size_t n = 0;
+    for (size_t i = 0; i < EXP_P_COUNT; i++)
+        if (export_participant_col_shown(i, c->identified))
+            c->vals[n++] = all[i];
+    if (export_writer_row(c->w, c->vals, c->e) < 0) {
+        c->failed = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static int export_participant_cols_build(struct export_ctx *c, int identified, struct err *e)
+{
+    for (size_t i = 0; i < EXP_P_COUNT; i++) {
+        if (!export_participant_col_shown(i, identified))
+            continue;
+        struct export_column col = export_participant_cols[i];
+        if (i == EXP_P_PARTICIPANT && identified)
+            col.name = "participant_code";
+        if (export_add_col(c, col.name, col.type) < 0)
+            return err_set(e, NULL, 0, 0, "export: out of memory");
+    }
+    return EXPORT_OK;
+}
+
+static const struct export_column export_indicator_cols[] = {
+    {"indicator", EXPORT_COL_TEXT}, {"org_code", EXPORT_COL_TEXT}, {"org_name", EXPORT_COL_TEXT},
+    {"level", EXPORT_COL_TEXT},     {"period", EXPORT_COL_TEXT},   {"value", EXPORT_COL_NUMBER},
+    {"num", EXPORT_COL_NUMBER},     {"den", EXPORT_COL_NUMBER},    {"n", EXPORT_COL_NUMBER},
+    {"target", EXPORT_COL_NUMBER},  {"error", EXPORT_COL_TEXT},    {"computed_at", EXPORT_COL_TEXT},
+};
+
+#define EXP_I_COUNT (sizeof export_indicator_cols / sizeof export_indicator_cols[0])
+
+static struct export_value export_opt_num(int has, double v)
+{
+    return has ? (struct export_value){.num = v, .has_num = 1} : (struct export_value){0};
+}
+
+/* Indicator values are a few per organisation, read whole by the indicators' own query. */
+static int export_indicator_rows(struct export_ctx *c, struct store *st,
+                                 const struct export_request *rq, struct err *e)
+{
+    struct ind_value_rec *v;
+    size_t n;
+    if (store_ind_get_values(st, c->a, rq->region, rq->period, rq->org_code, &v, &n, e) != STORE_OK)
+        return EXPORT_ERROR;
+    struct org_info org = {0};
+    for (size_t i = 0; i < n; i++) {
+        if (!org.code || strcmp(org.code, v[i].org_code) != 0) {
+            int rc = store_org_get(st, c->a, v[i].org_code, &org, e);
+            if (rc == STORE_ERROR)
+                return EXPORT_ERROR;
+            if (rc != STORE_OK)
+                org = (struct org_info){.code = v[i].org_code};
+        }
+        struct export_value row[EXP_I_COUNT] = {
+            {.text = v[i].indicator},
+            {.text = v[i].org_code},
+            {.text = org.name},
+            {.text = org.level},
+            {.text = v[i].period},
+            export_opt_num(v[i].has_value, v[i].value),
+            export_opt_num(v[i].has_num, v[i].num),
+            export_opt_num(v[i].has_num, v[i].den),
+            export_opt_num(v[i].has_n, v[i].n),
+            export_opt_num(v[i].has_target, v[i].target),
+            {.text = v[i].error},
+            {.text = v[i].computed_at},
+        };
+        if (export_writer_row(c->w, row, e) < 0)
+            return EXPORT_ERROR;
+    }
+    return EXPORT_OK;
+}
+
+/* Checks the request and fills the scope; EXPORT_INVALID says what is wrong with it. */
+static int export_check(struct store *st, const struct survey_set *surveys,
+                        const struct export_request *rq, struct period *p,
+                        struct store_export_scope *sc, struct err *e)
+{
+    if ((size_t)rq->format >= EXPORT_NFORMATS || (size_t)rq->table >= EXPORT_NTABLES) {
+        err_set(e, NULL, 0, 0, "export: unknown table or format");
+        return EXPORT_INVALID;
+    }
+    if (!rq->org_code || !*rq->org_code) {
+        err_set(e, NULL, 0, 0, "an export needs an organisation (--org CODE)");
+        return EXPORT_INVALID;
+    }
+    int rc = store_org_exists(st, rq->org_code, e);
+    if (rc == STORE_ERROR)
+        return EXPORT_ERROR;
+    if (rc != STORE_OK) {
+        err_set(e, NULL, 0, 0, "unknown organisation \"%s\"", rq->org_code);
+        return EXPORT_INVALID;
+    }
+    if (rq->period && registry_period_parse(rq->period, p) < 0) {
+        err_set(e, NULL, 0, 0,
+                "\"%s\" is not a period (a school year such as 2026/27, or "
+                "2026/27-H1, 2026/27-Q3)",
+                rq->period);
+        return EXPORT_INVALID;
+    }
+    if (rq->table == EXPORT_INDICATORS && (!rq->region || !*rq->region || !rq->period)) {
+        err_set(e, NULL, 0, 0, "indicator values need a region (--region) and a period (--period)");
+        return EXPORT_INVALID;
+    }
+    if (rq->table == EXPORT_RESPONSES && rq->survey_id &&
+        !(surveys && survey_set_find(surveys, rq->survey_id))) {
+        err_set(e, NULL, 0, 0, "unknown survey \"%s\" (no questionnaire file defines it)",
+                rq->survey_id);
+        return EXPORT_INVALID;
+    }
+    *sc = (struct store_export_scope){
+        .org_code = rq->org_code,
+        .survey_id = rq->survey_id,
+        .starts = rq->period ? p->starts : NULL,
+        .ends = rq->period ? p->ends : NULL,
+        .year = rq->period ? p->year : 0,
+    };
+    return EXPORT_OK;
+}
+
+/* The audit entry: what was exported, never a value of it. */
+static int export_audit(struct store *st, const struct export_request *rq, struct err *e)
+{
+    char action[32], detail[400];
+    snprintf(action, sizeof action, "export.%s", export_table_name(rq->table));
+    snprintf(detail, sizeof detail, "format=%s%s%s%s%s%s%s%s", export_format_name(rq->format),
+             rq->survey_id ? " survey=" : "", rq->survey_id ? rq->survey_id : "",
+             rq->period ? " period=" : "", rq->period ? rq->period : "",
+             rq->table == EXPORT_INDICATORS ? " region=" : "",
+             rq->table == EXPORT_INDICATORS ? rq->region : "", rq->identified ? " identified" : "");
+    return store_audit(st, rq->user_id, action, rq->org_code, detail, e) == STORE_OK ? EXPORT_OK
+                                                                                     : EXPORT_ERROR;
+}
+
+int export_run(struct store *st, const struct survey_set *surveys, const struct export_request *rq,
+               const struct export_sink *sink, struct export_result *res, struct err *e)
+{
+    memset(res, 0, sizeof *res);
+    struct period p;
+    struct store_export_scope sc;
+    int rc = export_check(st, surveys, rq, &p, &sc, e);
+    if (rc != EXPORT_OK)
+        return rc;
+    struct export_ctx c = {.identified = rq->identified, .e = e};
+    if (!(c.a = arena_new()))
+        return err_set(e, NULL, 0, 0, "export: out of memory");
+    if (rq->table != EXPORT_INDICATORS && !rq->identified) {
+        unsigned char key[32];
+        int got = store_secret(st, key, e);
+        if (got == STORE_OK)
+            export_pseudonym_prepare(key, &c.pseudonyms);
+        sodium_memzero(key, sizeof key);
+        if (got != STORE_OK) {
+            rc = EXPORT_ERROR;
+            goto done;
+        }
+    }
+    if (rq->table == EXPORT_RESPONSES)
+        rc = export_response_cols_build(&c, st, surveys, rq, &sc, res, e);
+    else if (rq->table == EXPORT_PARTICIPANTS)
+        rc = export_participant_cols_build(&c, rq->identified, e);
+    if (rc != EXPORT_OK)
+        goto done;
+    const struct export_column *cols = c.cols;
+    size_t ncols = c.ncols;
+    if (rq->table == EXPORT_INDICATORS) {
+        cols = export_indicator_cols;
+        ncols = EXP_I_COUNT;
+    }
+    if (rq->table != EXPORT_INDICATORS && !(c.vals = arena_calloc(c.a, ncols, sizeof *c.vals))) {
+        rc = err_set(e, NULL, 0, 0, "export: out of memory");
+        goto done;
+    }
+    if (export_audit(st, rq, e) != EXPORT_OK) {
+        rc = EXPORT_ERROR;
+        goto done;
+    }
+    struct export_options opt = {.sheet = export_table_name(rq->table), .tmpdir = rq->tmpdir};
+    if (export_writer_new(rq->format, sink, cols, ncols, &opt, &c.w, e) < 0) {
+        rc = EXPORT_ERROR;
+        goto done;
+    }
+    int walk;
+    if (rq->table == EXPORT_RESPONSES)
+        walk = store_export_responses(st, &sc, export_response_row, &c, e);
+    else if (rq->table == EXPORT_PARTICIPANTS)
+        walk = store_export_participants(st, &sc, export_participant_row, &c, e);
+    else
+        walk = export_indicator_rows(&c, st, rq, e);
+    if (walk != STORE_OK || c.failed || export_writer_finish(c.w, e) < 0)
+        rc = EXPORT_ERROR;
+done:
+    if (c.w) {
+        res->rows = export_writer_rows(c.w);
+        res->bytes = export_writer_bytes(c.w);
+    }
+    export_writer_free(c.w);
+    arena_free(c.a);
+    sodium_memzero(&c.pseudonyms, sizeof c.pseudonyms);
+    return rc;
+}
