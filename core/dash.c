@@ -7,6 +7,8 @@
 #include "app.h"
 #include "arena.h"
 #include "err.h"
+#include "export.h"
+#include "form.h"
 #include "http.h"
 #include "i18n.h"
 #include "indicator.h"
@@ -447,6 +449,98 @@ static void dash_campaign_page(struct dash *d, const char *org_code, const char 
     app_page(d->app, d->q, d->r, 200, d->lang, "dash_campaign", ctx);
 }
 
+/* A download being streamed: what to export and to which account's name in the log. */
+struct dash_download {
+    struct app *app;
+    struct export_request rq;
+    const char *request_id;
+};
+
+struct dash_sink {
+    http_write_fn write;
+    void *out;
+};
+
+static int dash_sink_write(void *ctx, const void *p, size_t n)
+{
+    struct dash_sink *s = ctx;
+    return s->write(s->out, p, n) < 0 ? -1 : 0;
+}
+
+static int dash_download_stream(void *ctx, http_write_fn write, void *out)
+{
+    struct dash_download *dl = ctx;
+    struct dash_sink s = {write, out};
+    struct export_sink sink = {dash_sink_write, &s};
+    struct export_result res;
+    struct err e = {0};
+    if (export_run(dl->app->store, &dl->app->defs->surveys, &dl->rq, &sink, &res, &e) !=
+        EXPORT_OK) {
+        char msg[1024];
+        err_format(&e, msg, sizeof msg);
+        log_msg(LOG_ERROR, "req=%s export failed: %s", dl->request_id, msg);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * /dash/org/<code>/export/<table>?format=...&survey=...&period=...: the organisation's
+ * subtree as a file, streamed row by row (never held in memory). Participants are
+ * pseudonymised: identified lists are for the command line, where the administrator is.
+ */
+static void dash_export(struct dash *d, const char *org_code, const char *table)
+{
+    struct org_info org;
+    if (dash_org(d, org_code, &org) < 0)
+        return;
+    struct form query;
+    struct err e = {0};
+    if (form_parse(d->q->arena, d->q->query, strlen(d->q->query), &query, &e) < 0) {
+        app_error_page(d->app, d->q, d->r, 400, "bad_request");
+        return;
+    }
+    struct dash_download *dl = arena_calloc(d->q->arena, 1, sizeof *dl);
+    if (!dl) {
+        d->r->body.failed = 1;
+        return;
+    }
+    const char *format = form_get(&query, "format");
+    const char *survey = form_get(&query, "survey");
+    const char *period = form_get(&query, "period");
+    struct period per;
+    if (export_table_parse(table, &dl->rq.table) < 0 ||
+        export_format_parse(format ? format : "csv-excel", &dl->rq.format) < 0 ||
+        (survey && *survey && !survey_set_find(&d->app->defs->surveys, survey)) ||
+        (period && *period && registry_period_parse(period, &per) < 0)) {
+        app_error_page(d->app, d->q, d->r, 404, "not_found");
+        return;
+    }
+    dl->app = d->app;
+    dl->request_id = d->q->request_id;
+    dl->rq.org_code = org.code;
+    dl->rq.survey_id = survey && *survey ? survey : NULL;
+    dl->rq.period = period && *period ? period : NULL;
+    dl->rq.region =
+        d->app->defs->indicators ? indicator_set_region(d->app->defs->indicators) : NULL;
+    dl->rq.user_id = d->acc.id;
+    if (dl->rq.table == EXPORT_INDICATORS && (!dl->rq.region || !dl->rq.period)) {
+        app_error_page(d->app, d->q, d->r, 404, "not_found");
+        return;
+    }
+    char *disposition =
+        arena_printf(d->q->arena, "attachment; filename=\"%s-%s.%s\"",
+                     export_table_name(dl->rq.table), org.code, export_format_ext(dl->rq.format));
+    if (!disposition) {
+        d->r->body.failed = 1;
+        return;
+    }
+    http_header(d->r, "Content-Type", export_format_mime(dl->rq.format));
+    http_header(d->r, "Content-Disposition", disposition);
+    d->r->stream = dash_download_stream;
+    d->r->stream_ctx = dl;
+}
+
 void dash_handle(struct app *app, struct http_req *q, struct http_resp *r, const char *rest)
 {
     struct dash d = {.app = app, .q = q, .r = r, .lang = app_lang(app, q)};
@@ -477,7 +571,7 @@ void dash_handle(struct app *app, struct http_req *q, struct http_resp *r, const
         http_redirect(r, to);
         return;
     }
-    /* /org/<code> or /org/<code>/campaign/<code> */
+    /* /org/<code>, /org/<code>/campaign/<code> or /org/<code>/export/<table> */
     char org[72], camp[72];
     int n = 0;
     if (sscanf(rest, "/org/%71[A-Za-z0-9._-]%n", org, &n) == 1 && rest[n] == '\0') {
@@ -488,6 +582,12 @@ void dash_handle(struct app *app, struct http_req *q, struct http_resp *r, const
     if (sscanf(rest, "/org/%71[A-Za-z0-9._-]/campaign/%71[A-Za-z0-9._-]%n", org, camp, &n) == 2 &&
         rest[n] == '\0') {
         dash_campaign_page(&d, org, camp);
+        return;
+    }
+    n = 0;
+    if (sscanf(rest, "/org/%71[A-Za-z0-9._-]/export/%71[a-z]%n", org, camp, &n) == 2 &&
+        rest[n] == '\0') {
+        dash_export(&d, org, camp);
         return;
     }
     app_error_page(app, q, r, 404, "not_found");

@@ -238,6 +238,38 @@ static void test_curator_sees_who_has_not_answered(void **state)
     http_result_free(&r);
 }
 
+/* Downloads are streamed files of the account's own subtree only. */
+static void test_downloads(void **state)
+{
+    (void)state;
+    struct http_result r;
+    char value[256];
+    assert_int_equal(get_as(&people[0], "/dash/org/demo-sch-1/export/participants?format=csv", &r),
+                     200);
+    assert_int_equal(http_header_value(&r, "Content-Type", value, sizeof value), 0);
+    assert_non_null(strstr(value, "text/csv"));
+    assert_int_equal(http_header_value(&r, "Content-Disposition", value, sizeof value), 0);
+    assert_string_equal(value, "attachment; filename=\"participants-demo-sch-1.csv\"");
+    assert_memory_equal(r.body, "\xEF\xBB\xBF", 3);
+    /* Nine participants of school 1 (and a header), pseudonymised: no codes. */
+    int lines = 0;
+    for (const char *p = r.body; (p = strchr(p, '\n')) != NULL; p++)
+        lines++;
+    assert_int_equal(lines, 10);
+    assert_null(strstr(r.body, "DEMO-0001"));
+    http_result_free(&r);
+    assert_int_equal(get_as(&people[0], "/dash/org/demo-sch-2/export/participants?format=csv", &r),
+                     404);
+    http_result_free(&r);
+    assert_int_equal(get_as(&people[0], "/dash/org/demo-sch-1/export/passwords?format=csv", &r),
+                     404);
+    http_result_free(&r);
+    assert_int_equal(get_as(&people[2], "/dash/org/demo-mun-1/export/responses?format=xlsx", &r),
+                     200);
+    assert_memory_equal(r.body, "PK", 2); /* a zip: the workbook */
+    http_result_free(&r);
+}
+
 static void test_sign_out(void **state)
 {
     (void)state;
@@ -268,6 +300,7 @@ int main(void)
         cmocka_unit_test(test_home_and_redirects),
         cmocka_unit_test(test_access_matrix),
         cmocka_unit_test(test_curator_sees_who_has_not_answered),
+        cmocka_unit_test(test_downloads),
         cmocka_unit_test(test_sign_out),
     };
     return cmocka_run_group_tests_name("integration: staff pages", tests, setup, teardown);
