@@ -4,6 +4,7 @@
  */
 #include "arena.h"
 #include "cli.h"
+#include "config.h"
 #include "err.h"
 #include "i18n.h"
 #include "import.h"
@@ -35,7 +36,9 @@ static const char import_usage[] =
     "docs/registry.md and the samples in docs/samples). Rows are matched by code, so\n"
     "importing the same file again changes nothing.\n"
     "  --db PATH       the database (default var/anketa.db)\n"
-    "  --store-names   keep participants' names (off by default: only codes are stored)\n";
+    "  --config FILE   the configuration whose store_names decides whether participants'\n"
+    "                  names are kept (default /etc/anketa/anketa.conf, if it exists; without\n"
+    "                  it, only codes are stored)\n";
 
 static void import_progress(void *ctx, off_t done, off_t total)
 {
@@ -48,17 +51,17 @@ int cmd_import(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"db", required_argument, NULL, 'd'},
-        {"store-names", no_argument, NULL, 'n'},
+        {"config", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *db = "var/anketa.db";
+    const char *db = "var/anketa.db", *config_path = NULL;
     struct import_options opt = {0};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'd': db = optarg; break;
-        case 'n': opt.store_names = 1; break;
+        case 'c': config_path = optarg; break;
         case 'h': fputs(import_usage, stdout); return 0;
         default: fputs(import_usage, stderr); return 2;
         }
@@ -69,6 +72,14 @@ int cmd_import(int argc, char **argv)
         return 2;
     }
     const char *path = argv[optind + 1];
+    /* Whether names are kept is the deployment's decision, not the person importing. */
+    static struct config cfg, none;
+    struct err ce = {0};
+    if (config_resolve(&cfg, config_path, &none, &ce) < 0) {
+        cli_print_err("import", &ce);
+        return 1;
+    }
+    opt.store_names = cfg.store_names;
     struct store *st = registry_open("import", db);
     if (!st)
         return 1;
@@ -91,7 +102,8 @@ int cmd_import(int argc, char **argv)
                res.delimiter == '\t' ? "\\t" : (char[]){res.delimiter, 0}, res.changed,
                res.unchanged);
         if (res.names_ignored)
-            printf("anketa import: names were not stored (use --store-names to keep them)\n");
+            printf("anketa import: names were not stored (store_names = no in the "
+                   "configuration)\n");
     } else {
         fprintf(stderr, "anketa import: %s: nothing was imported\n", path);
     }

@@ -29,7 +29,8 @@ enum config_type {
     CONFIG_T_SYNC,
     CONFIG_T_LEVEL,
     CONFIG_T_REGION,
-    CONFIG_T_SECONDS
+    CONFIG_T_SECONDS,
+    CONFIG_T_BOOL
 };
 
 struct config_keydef {
@@ -55,6 +56,7 @@ static const struct config_keydef config_keys[CONFIG_NKEYS] = {
     [CONFIG_REGION] = {"region", CONFIG_T_REGION, CONFIG_FIELD(region)},
     [CONFIG_INDICATORS_EVERY] = {"indicators_every", CONFIG_T_SECONDS,
                                  CONFIG_FIELD(indicators_every)},
+    [CONFIG_STORE_NAMES] = {"store_names", CONFIG_T_BOOL, CONFIG_FIELD(store_names)},
 };
 
 /* The same words as log.c prints, in enum log_level order. */
@@ -236,6 +238,13 @@ int config_set(struct config *c, enum config_key k, const char *value, char *why
         c->indicators_every = (int)v;
         break;
     }
+    case CONFIG_T_BOOL:
+        if (strcmp(value, "yes") != 0 && strcmp(value, "no") != 0) {
+            snprintf(why, size, "expected yes or no");
+            return -1;
+        }
+        c->store_names = strcmp(value, "yes") == 0;
+        break;
     }
     c->set |= 1u << k;
     return 0;

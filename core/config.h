@@ -35,6 +35,7 @@ enum config_key {
     CONFIG_LUA,
     CONFIG_REGION,
     CONFIG_INDICATORS_EVERY,
+    CONFIG_STORE_NAMES,
     CONFIG_NKEYS
 };
 
@@ -51,6 +52,7 @@ struct config {
     char lua[CONFIG_PATH_MAX]; /* lib/ and regions/ of the indicator scripts */
     char region[65];           /* the region whose indicators are computed; "" = none */
     int indicators_every;      /* seconds between checks for changed data; 0 = never */
+    int store_names;           /* imports keep participants' names (152-FZ: off by default) */
     unsigned set;              /* bit k: key k was given (by a file or an option), not defaulted */
     int line[CONFIG_NKEYS];    /* the line of the file that set key k; 0 = not set by a file */
 };

@@ -215,6 +215,41 @@ static void test_registry_commands(void **state)
                          tmp, db),
                      0);
     assert_string_equal(q, "0\n");
+
+    /* Names are kept only when the deployment's configuration says so. */
+    char named[600], conf[600];
+    snprintf(named, sizeof named, "%s/named.csv", tmp);
+    f = fopen(named, "w");
+    assert_non_null(f);
+    fputs("Код;Организация;Роль;Категория;Год рождения;ФИО\n"
+          "N7;demo-sch-1;наставляемый;обучающийся;2013;Петров Иван\n",
+          f);
+    fclose(f);
+    snprintf(conf, sizeof conf, "%s/none.conf", tmp);
+    assert_int_equal(run(out, sizeof out, "%s import participants %s --db %s/%s --config %s", bin,
+                         named, tmp, db, "/nonexistent.conf"),
+                     1);
+    f = fopen(conf, "w");
+    assert_non_null(f);
+    fputs("store_names = no\n", f);
+    fclose(f);
+    assert_int_equal(run(out, sizeof out, "%s import participants %s --db %s/%s --config %s", bin,
+                         named, tmp, db, conf),
+                     0);
+    assert_non_null(strstr(out, "names were not stored"));
+    const char *name_sql = "sqlite3 %s/%s \"SELECT coalesce(name, '-') FROM participants WHERE "
+                           "code = 'N7'\"";
+    assert_int_equal(run(q, sizeof q, name_sql, tmp, db), 0);
+    assert_string_equal(q, "-\n");
+    f = fopen(conf, "w");
+    assert_non_null(f);
+    fputs("store_names = yes\n", f);
+    fclose(f);
+    assert_int_equal(run(out, sizeof out, "%s import participants %s --db %s/%s --config %s", bin,
+                         named, tmp, db, conf),
+                     0);
+    assert_int_equal(run(q, sizeof q, name_sql, tmp, db), 0);
+    assert_string_equal(q, "Петров Иван\n");
 }
 
 int main(void)
