@@ -393,6 +393,37 @@ int store_bind_text(sqlite3_stmt *st, int i, const char *v)
     return v ? sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(st, i);
 }
 
+int store_collect(struct store *s, sqlite3_stmt *st, struct arena *a, size_t size,
+                  int (*read)(sqlite3_stmt *st, struct arena *a, void *row), void **out, size_t *n,
+                  const char *what, struct err *e)
+{
+    char *rows = NULL;
+    size_t cap = 0, count = 0;
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (count == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            char *grown = arena_realloc(a, rows, cap * size, ncap * size);
+            if (!grown)
+                break;
+            rows = grown;
+            cap = ncap;
+        }
+        if (read(st, a, rows + count * size) < 0)
+            break;
+        count++;
+    }
+    store_done(st);
+    *out = NULL;
+    *n = 0;
+    if (step != SQLITE_DONE)
+        return step == SQLITE_ROW ? err_set(e, s->path, 0, 0, "store: %s: out of memory", what)
+                                  : store_fail(s, what, e);
+    *out = rows;
+    *n = count;
+    return STORE_OK;
+}
+
 int store_bind(sqlite3_stmt *st, const char *fmt, ...)
 {
     va_list ap;

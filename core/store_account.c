@@ -166,6 +166,11 @@ int store_user_get(struct store *s, struct arena *a, const char *login, struct u
     return store_user_one(s, st, a, out, what, e);
 }
 
+static int store_user_row(sqlite3_stmt *st, struct arena *a, void *row)
+{
+    return store_user_read(st, a, row);
+}
+
 int store_user_list(struct store *s, struct arena *a, struct user_row **out, size_t *n,
                     struct err *e)
 {
@@ -175,26 +180,10 @@ int store_user_list(struct store *s, struct arena *a, struct user_row **out, siz
     sqlite3_stmt *st = store_acc(s, SA_USER_LIST, what, e);
     if (!st)
         return STORE_ERROR;
-    size_t cap = 0;
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            struct user_row *v = arena_realloc(a, *out, cap * sizeof **out, ncap * sizeof **out);
-            if (!v)
-                break;
-            *out = v;
-            cap = ncap;
-        }
-        if (store_user_read(st, a, &(*out)[*n]) < 0)
-            break;
-        (*n)++;
-    }
-    store_done(st);
-    if (step != SQLITE_DONE)
-        return step == SQLITE_ROW ? err_set(e, s->path, 0, 0, "store: %s: out of memory", what)
-                                  : store_fail(s, what, e);
-    return STORE_OK;
+    void *rows;
+    int rc = store_collect(s, st, a, sizeof **out, store_user_row, &rows, n, what, e);
+    *out = rows;
+    return rc;
 }
 
 int store_user_set_password(struct store *s, const char *login, const char *hash, struct err *e)
@@ -313,6 +302,19 @@ int store_audit(struct store *s, int64_t user_id, const char *action, const char
     return store_step_done(s, st, what, e);
 }
 
+static int store_audit_row(sqlite3_stmt *st, struct arena *a, void *out)
+{
+    struct audit_row *row = out;
+    int oom = 0;
+    row->id = sqlite3_column_int64(st, 0);
+    row->at = store_acc_col(st, 1, a, &oom);
+    row->login = store_acc_col(st, 2, a, &oom);
+    row->action = store_acc_col(st, 3, a, &oom);
+    row->object = store_acc_col(st, 4, a, &oom);
+    row->detail = store_acc_col(st, 5, a, &oom);
+    return oom ? -1 : 0;
+}
+
 int store_audit_list(struct store *s, struct arena *a, int limit, struct audit_row **out, size_t *n,
                      struct err *e)
 {
@@ -324,31 +326,8 @@ int store_audit_list(struct store *s, struct arena *a, int limit, struct audit_r
         return STORE_ERROR;
     if (store_bind(st, "i", (int64_t)limit) != SQLITE_OK)
         return store_bind_failed(s, st, what, e);
-    size_t cap = 0;
-    int step, oom = 0;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) {
-            size_t ncap = cap ? cap * 2 : 32;
-            struct audit_row *v = arena_realloc(a, *out, cap * sizeof **out, ncap * sizeof **out);
-            if (!v)
-                break;
-            *out = v;
-            cap = ncap;
-        }
-        struct audit_row *row = &(*out)[*n];
-        row->id = sqlite3_column_int64(st, 0);
-        row->at = store_acc_col(st, 1, a, &oom);
-        row->login = store_acc_col(st, 2, a, &oom);
-        row->action = store_acc_col(st, 3, a, &oom);
-        row->object = store_acc_col(st, 4, a, &oom);
-        row->detail = store_acc_col(st, 5, a, &oom);
-        if (oom)
-            break;
-        (*n)++;
-    }
-    store_done(st);
-    if (step != SQLITE_DONE)
-        return step == SQLITE_ROW ? err_set(e, s->path, 0, 0, "store: %s: out of memory", what)
-                                  : store_fail(s, what, e);
-    return STORE_OK;
+    void *rows;
+    int rc = store_collect(s, st, a, sizeof **out, store_audit_row, &rows, n, what, e);
+    *out = rows;
+    return rc;
 }

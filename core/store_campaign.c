@@ -212,6 +212,11 @@ int store_campaign_get(struct store *s, struct arena *a, const char *code,
     return rc;
 }
 
+static int store_campaign_row(sqlite3_stmt *st, struct arena *a, void *row)
+{
+    return store_campaign_read(st, a, row);
+}
+
 int store_campaign_list(struct store *s, struct arena *a, const char *org_code,
                         struct campaign_info **out, size_t *n, struct err *e)
 {
@@ -223,27 +228,10 @@ int store_campaign_list(struct store *s, struct arena *a, const char *org_code,
         return STORE_ERROR;
     if (org_code && store_bind(st, "s", org_code) != SQLITE_OK)
         return store_bind_failed(s, st, what, e);
-    size_t cap = 0;
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            struct campaign_info *v =
-                arena_realloc(a, *out, cap * sizeof **out, ncap * sizeof **out);
-            if (!v)
-                break;
-            *out = v;
-            cap = ncap;
-        }
-        if (store_campaign_read(st, a, &(*out)[*n]) < 0)
-            break;
-        (*n)++;
-    }
-    store_done(st);
-    if (step != SQLITE_DONE)
-        return step == SQLITE_ROW ? err_set(e, s->path, 0, 0, "store: %s: out of memory", what)
-                                  : store_fail(s, what, e);
-    return STORE_OK;
+    void *rows;
+    int rc = store_collect(s, st, a, sizeof **out, store_campaign_row, &rows, n, what, e);
+    *out = rows;
+    return rc;
 }
 
 static int store_campaign_status(struct store *s, const char *code, const char *status,
@@ -332,6 +320,18 @@ int store_campaign_close(struct store *s, const char *code, struct err *e)
     return store_campaign_status(s, code, "closed", e);
 }
 
+static int store_rate_row(sqlite3_stmt *st, struct arena *a, void *out)
+{
+    struct rate_row *row = out;
+    int oom = 0;
+    row->org_code = store_col(st, 0, a, &oom);
+    row->org_name = store_col(st, 1, a, &oom);
+    row->invited = (long)sqlite3_column_int64(st, 2);
+    row->started = (long)sqlite3_column_int64(st, 3);
+    row->completed = (long)sqlite3_column_int64(st, 4);
+    return oom ? -1 : 0;
+}
+
 int store_campaign_rates(struct store *s, struct arena *a, const char *code, const char *org_code,
                          struct rate_row **out, size_t *n, struct err *e)
 {
@@ -343,32 +343,10 @@ int store_campaign_rates(struct store *s, struct arena *a, const char *code, con
         return STORE_ERROR;
     if (store_bind(st, "ss", code, org_code) != SQLITE_OK)
         return store_bind_failed(s, st, what, e);
-    size_t cap = 0;
-    int step, oom = 0;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            struct rate_row *v = arena_realloc(a, *out, cap * sizeof **out, ncap * sizeof **out);
-            if (!v)
-                break;
-            *out = v;
-            cap = ncap;
-        }
-        struct rate_row *row = &(*out)[*n];
-        row->org_code = store_col(st, 0, a, &oom);
-        row->org_name = store_col(st, 1, a, &oom);
-        row->invited = (long)sqlite3_column_int64(st, 2);
-        row->started = (long)sqlite3_column_int64(st, 3);
-        row->completed = (long)sqlite3_column_int64(st, 4);
-        if (oom)
-            break;
-        (*n)++;
-    }
-    store_done(st);
-    if (step != SQLITE_DONE)
-        return step == SQLITE_ROW ? err_set(e, s->path, 0, 0, "store: %s: out of memory", what)
-                                  : store_fail(s, what, e);
-    return STORE_OK;
+    void *rows;
+    int rc = store_collect(s, st, a, sizeof **out, store_rate_row, &rows, n, what, e);
+    *out = rows;
+    return rc;
 }
 
 int store_campaign_links(struct store *s, const char *code, const char *org_code,

@@ -59,6 +59,16 @@ int store_bind_text(sqlite3_stmt *st, int i, const char *v);
 int store_bind(sqlite3_stmt *st, const char *fmt, ...);
 
 /*
+ * Steps st (bound by the caller) to its end, reading each row with read() into a growing
+ * array in a, of elements of size bytes: the shape of every store function that returns a
+ * list. On success *out and *n hold the rows; st is reset either way. read returns -1 when
+ * out of memory.
+ */
+int store_collect(struct store *s, sqlite3_stmt *st, struct arena *a, size_t size,
+                  int (*read)(sqlite3_stmt *st, struct arena *a, void *row), void **out, size_t *n,
+                  const char *what, struct err *e);
+
+/*
  * The unit of work of one write call: its own transaction, or a savepoint when the caller
  * already holds one (store_begin), so that a failure undoes only this call's writes.
  */

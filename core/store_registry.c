@@ -455,6 +455,11 @@ int store_org_get(struct store *s, struct arena *a, const char *code, struct org
     return rc;
 }
 
+static int store_org_row(sqlite3_stmt *st, struct arena *a, void *row)
+{
+    return store_org_read(st, a, row);
+}
+
 int store_org_children(struct store *s, struct arena *a, const char *code, struct org_info **out,
                        size_t *n, struct err *e)
 {
@@ -466,26 +471,10 @@ int store_org_children(struct store *s, struct arena *a, const char *code, struc
         return STORE_ERROR;
     if (store_bind(st, "s", code) != SQLITE_OK)
         return store_bind_failed(s, st, what, e);
-    size_t cap = 0;
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            struct org_info *v = arena_realloc(a, *out, cap * sizeof **out, ncap * sizeof **out);
-            if (!v)
-                break;
-            *out = v;
-            cap = ncap;
-        }
-        if (store_org_read(st, a, &(*out)[*n]) < 0)
-            break;
-        (*n)++;
-    }
-    store_done(st);
-    if (step != SQLITE_DONE)
-        return step == SQLITE_ROW ? err_set(e, s->path, 0, 0, "store: %s: out of memory", what)
-                                  : store_fail(s, what, e);
-    return STORE_OK;
+    void *rows;
+    int rc = store_collect(s, st, a, sizeof **out, store_org_row, &rows, n, what, e);
+    *out = rows;
+    return rc;
 }
 
 int store_org_first_region(struct store *s, char *out, size_t size, struct err *e)
