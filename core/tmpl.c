@@ -22,6 +22,13 @@
 #define TMPL_MAX_DEPTH 64
 /* Partials including partials: deep enough for recursive trees, low enough to stop a loop. */
 #define TMPL_MAX_PARTIALS 16
+
+/*
+ * Node visits allowed for one rendering. Sections over arrays inside partials that include
+ * each other multiply: a template can ask for more work than any page needs (the largest
+ * questionnaire page takes a few thousand). Beyond this the rendering fails instead.
+ */
+#define TMPL_MAX_STEPS 2000000
 /* How much of an offending tag is quoted in a message. */
 #define TMPL_QUOTE 40
 
@@ -96,6 +103,7 @@ struct tmpl_render_state {
     struct buf *out;
     struct err *e;
     int partials;
+    long steps;
 };
 
 static uint64_t tmpl_hash(const char *s, size_t n)
@@ -649,6 +657,11 @@ static int tmpl_render_nodes(struct tmpl_render_state *r, const struct tmpl *t, 
     while (i < to) {
         const struct tmpl_node *n = &t->nodes[i];
         json_t *v;
+        if (++r->steps > TMPL_MAX_STEPS)
+            return err_set(r->e, t->file, n->line, n->col,
+                           "rendering takes more than %d steps: do partials include each other "
+                           "inside sections?",
+                           TMPL_MAX_STEPS);
         switch (n->kind) {
         case TMPL_TEXT: buf_append(r->out, n->text, n->len); break;
         case TMPL_VAR: tmpl_put_value(r->out, tmpl_lookup(n, ctx)); break;
