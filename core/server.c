@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -407,9 +408,15 @@ static void server_spawn(struct server_master *m, struct server_slot *slot)
     slot->restart_at = 0;
     slot->gen = m->gen;
     slot->started = time(NULL);
+    pid_t master = getpid();
     slot->pid = fork();
     if (slot->pid == 0) {
         m->is_child = 1;
+        /* A master killed outright (SIGKILL, OOM killer) cannot stop its workers: the kernel
+         * sends them SIGTERM instead, so they finish the request in hand and exit rather than
+         * serve on unsupervised. A master that died before the prctl is caught by getppid. */
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != master)
+            server_stop = 1;
         m->child_rc = server_worker(&m->cfg, &m->defs, m->fd, &m->orig);
     } else if (slot->pid < 0) {
         log_msg(LOG_ERROR, "fork: %s; trying again in a second", strerror(errno));
