@@ -216,8 +216,6 @@ deb: build/anketa
 # clang into build/fuzz/ and runs each for FUZZ_SECONDS, two at a time, on a copy of its seed
 # corpus in build/fuzz/corpus/<target> (so what the fuzzer adds stays out of the tree). A
 # crash, leak, timeout or broken invariant fails with the path of the input that caused it.
-# The harnesses link tests/fuzz/fuzz_arena.c instead of core/arena.c: one malloc per arena
-# allocation, so AddressSanitizer sees an overflow between two arena strings.
 
 FUZZ_SECONDS ?= 60
 FUZZ_JOBS    ?= 2
@@ -226,7 +224,7 @@ FUZZ_CFLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefin
                 -fno-sanitize-recover=undefined
 FUZZ_TARGETS := survey expr form csv i18n tmpl
 FUZZ_BIN     := $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
-FUZZ_COMMON  := build/fuzz/tests/fuzz/fuzz_common.o build/fuzz/tests/fuzz/fuzz_arena.o \
+FUZZ_COMMON  := build/fuzz/tests/fuzz/fuzz_common.o build/fuzz/core/arena.o \
                 build/fuzz/core/err.o build/fuzz/core/buf.o
 fuzz_objs = $(patsubst %,build/fuzz/core/%.o,$(1))
 

@@ -3,7 +3,8 @@
  *
  * Under AddressSanitizer the arena tells ASan what it hands out: the free part of every
  * chunk is poisoned, each allocation is unpoisoned to its exact size and followed by a
- * poisoned redzone, and a reset poisons everything again. Without this, an overflow from
+ * poisoned redzone, a block that growth moved away from is poisoned, and a reset poisons
+ * everything again. Without this, an overflow from
  * one arena string into the next, or a read of request memory after arena_reset(), would
  * land in memory malloc considers live and go unnoticed by `make test`.
  */
@@ -217,8 +218,10 @@ void *arena_realloc(struct arena *a, void *p, size_t old, size_t n)
         }
     }
     void *q = arena_alloc(a, n);
-    if (q)
+    if (q) {
         memcpy(q, p, old);
+        ARENA_POISON(p, old); /* the block moved: a pointer kept to the old one is stale */
+    }
     return q;
 }
 

@@ -154,6 +154,9 @@ static void test_poisoning(void **state)
     assert_ptr_equal(r, q);
     assert_false(__asan_region_is_poisoned(r, 100));
     assert_true(__asan_address_is_poisoned(r + 100));
+    char *moved = arena_realloc(a, p, 13, 64); /* not the last one: copied elsewhere */
+    assert_ptr_not_equal(moved, p);
+    assert_true(__asan_address_is_poisoned(p)); /* the stale pointer is caught */
 
     char *big = arena_alloc(a, 100000);
     assert_false(__asan_region_is_poisoned(big, 100000));
