@@ -188,11 +188,12 @@ static int server_read_request(FCGX_Request *fr, struct arena *a, size_t max_bod
     q->content_type = server_param(fr, a, "CONTENT_TYPE");
     q->cookie = server_param(fr, a, "HTTP_COOKIE");
     q->accept_language = server_param(fr, a, "HTTP_ACCEPT_LANGUAGE");
+    q->authorization = server_param(fr, a, "HTTP_AUTHORIZATION");
     q->request_id = server_param(fr, a, "REQUEST_ID");
     const char *https = server_param(fr, a, "HTTPS");
     const char *length = server_param(fr, a, "CONTENT_LENGTH");
     if (!q->method || !q->path || !q->query || !q->content_type || !q->cookie ||
-        !q->accept_language || !q->request_id || !https || !length)
+        !q->accept_language || !q->authorization || !q->request_id || !https || !length)
         return 500;
     if (!q->request_id[0]) {
         q->request_id = arena_printf(a, "%d-%lu", (int)getpid(), seq);

@@ -384,6 +384,27 @@ struct audit_row {
 int store_audit_list(struct store *s, struct arena *a, int limit, struct audit_row **out, size_t *n,
                      struct err *e);
 
+/* A page of the log, newest first: entries older than before (0: the newest), of one action
+ * ("login") or family of actions ("export" matches "export.responses"; NULL: all). */
+struct audit_query {
+    int limit;
+    int64_t before;
+    const char *action;
+};
+int store_audit_query(struct store *s, struct arena *a, const struct audit_query *q,
+                      struct audit_row **out, size_t *n, struct err *e);
+
+/* Participants of programmes of one school year, by form, role and age (federal statistics). */
+struct federal_count {
+    const char *form;
+    const char *role; /* "mentor" or "mentee" */
+    int age;          /* reached in the calendar year the school year starts; -1: unknown */
+    long count;
+};
+/* The counts of the subtree of org_code for the school year starting in year (rows in a). */
+int store_federal_counts(struct store *s, struct arena *a, const char *org_code, int year,
+                         struct federal_count **out, size_t *n, struct err *e);
+
 /* The first (by id) invitation of survey_id that is answered or not, for printing links. */
 int store_first_invitation(struct store *s, struct arena *a, const char *survey_id, int answered,
                            struct invitation *out, struct err *e);
