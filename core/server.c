@@ -509,6 +509,14 @@ static long server_indicators(struct server_master *m)
     long long serial = 0;
     if (indicator_reload_if_changed(m->defs.indicators, &edited, &e) < 0)
         server_ind_log("reloading the scripts", &e);
+    if (edited) {
+        /* Script changes are for the audit log: which region, which version of its files. */
+        char detail[32];
+        snprintf(detail, sizeof detail, "hash=%.16s", indicator_set_hash(m->defs.indicators));
+        if (store_audit(m->watch, 0, "scripts.reload", indicator_set_region(m->defs.indicators),
+                        detail, &e) != STORE_OK)
+            server_ind_log("writing the audit log", &e);
+    }
     if (store_data_serial(m->watch, &serial, &e) != STORE_OK) {
         server_ind_log("reading the data serial", &e);
         return m->cfg.indicators_every;

@@ -493,6 +493,15 @@ static void test_audit_log(void **state)
         assert_true(json_integer_value(json_object_get(json_array_get(entries, i), "id")) < last);
     json_decref(m);
     http_result_free(&r);
+    /* The set-up's imports and the campaign it opened from the command line. */
+    assert_int_equal(api_as(&people[4], "/api/v1/audit?action=import", &r), 200);
+    assert_non_null(strstr(r.body, "\"action\":\"import.orgs\""));
+    assert_non_null(strstr(r.body, "\"action\":\"import.pairs\""));
+    assert_non_null(strstr(r.body, "rows="));
+    http_result_free(&r);
+    assert_int_equal(api_as(&people[4], "/api/v1/audit?action=campaign", &r), 200);
+    assert_non_null(strstr(r.body, "\"action\":\"campaign.open\",\"object\":\"c1\""));
+    http_result_free(&r);
     assert_int_equal(api_as(&people[4], "/api/v1/audit?action=export%25", &r), 400);
     http_result_free(&r);
     assert_int_equal(api_as(&people[4], "/api/v1/audit?before=x", &r), 400);
