@@ -269,7 +269,9 @@ int store_campaign_list(struct store *s, struct arena *a, const char *org_code,
 
 /*
  * Opens a campaign and invites, with a fresh token each, every targeted participant who has
- * none yet and whose consent is recorded (so opening again only invites newcomers).
+ * none yet and whose consent is recorded (so opening again only invites newcomers). Targeted:
+ * in the campaign's subtree, of its role and form, and, for the participants of a programme,
+ * in a programme (or a pair of one) of the campaign's school year.
  * *invited counts new invitations, *no_consent the targeted participants left out.
  */
 int store_campaign_open(struct store *s, const char *code, long *invited, long *no_consent,
