@@ -808,11 +808,15 @@ static int dash_growth(struct dash *d, const struct org_info *org, const char *y
         ok = rows && json_array_append_new(rows, dash_growth_row(d, &g[i], &g[i].all)) == 0;
         for (size_t k = 0; ok && k < g[i].nforms; k++)
             ok = json_array_append_new(rows, dash_growth_row(d, &g[i], &g[i].forms[k])) == 0;
+        const struct survey *fs = survey_set_find(&d->app->defs->surveys, g[i].final_survey);
+        const char *title = fs && strcmp(d->lang, "en") == 0 && fs->title.en ? fs->title.en
+                            : fs && fs->title.ru                             ? fs->title.ru
+                                                                             : g[i].final_survey;
         ok = ok && json_array_append_new(
-                       list, json_pack("{s:s, s:s, s:s, s:s, s:f, s:f, s:o}", "scale", g[i].scale,
-                                       "label", label, "entry_survey", g[i].entry_survey,
-                                       "final_survey", g[i].final_survey, "min", g[i].lo, "max",
-                                       g[i].hi, "rows", rows)) == 0;
+                       list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:f, s:o}", "scale",
+                                       g[i].scale, "label", label, "survey", title, "entry_survey",
+                                       g[i].entry_survey, "final_survey", g[i].final_survey, "min",
+                                       g[i].lo, "max", g[i].hi, "rows", rows)) == 0;
         if (!ok)
             json_decref(rows);
     }
