@@ -151,42 +151,53 @@ static json_t *dash_stats(const struct org_stats *st)
                      (json_int_t)st->programmes, "no_consent", (json_int_t)st->no_consent);
 }
 
+/* A questionnaire's title in the page's language (English when the file has one). */
+static const char *dash_survey_title(const struct dash *d, const struct survey *s, const char *id)
+{
+    if (!s)
+        return id;
+    if (strcmp(d->lang, "en") == 0 && s->title.en)
+        return s->title.en;
+    return s->title.ru ? s->title.ru : id;
+}
+
 static json_t *dash_campaign_json(struct dash *d, const struct campaign_info *c)
 {
     const struct survey *s = survey_set_find(&d->app->defs->surveys, c->rec.survey_id);
     long pct = c->invited ? (c->completed * 100 + c->invited / 2) / c->invited : 0;
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I}", "code", c->rec.code,
-                     "survey", s ? s->title.ru : c->rec.survey_id, "period", c->rec.period, "wave",
-                     dash_word(d, "wave", c->rec.wave), "status", dash_word(d, "status", c->status),
-                     "opens", c->rec.opens, "closes", c->rec.closes, "invited",
-                     (json_int_t)c->invited, "started", (json_int_t)c->started, "completed",
-                     (json_int_t)c->completed, "percent", (json_int_t)pct);
+    return json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I}", "code", c->rec.code, "survey",
+        dash_survey_title(d, s, c->rec.survey_id), "period", c->rec.period, "wave",
+        dash_word(d, "wave", c->rec.wave), "status", dash_word(d, "status", c->status), "opens",
+        c->rec.opens, "closes", c->rec.closes, "invited", (json_int_t)c->invited, "started",
+        (json_int_t)c->started, "completed", (json_int_t)c->completed, "percent", (json_int_t)pct);
 }
 
 /* Figures computed from fewer participants than this are shown as "< 5": a school's
  * satisfaction of three pupils would tell who said what. */
 #define DASH_SMALL_CELL 5
 
-/* A number the Russian way: a decimal comma. */
-static void dash_number(char *out, size_t size, double v, int decimals)
+/* A number as the page's language writes it: a decimal comma in Russian, a point in English. */
+static void dash_number(const struct dash *d, char *out, size_t size, double v, int decimals)
 {
     snprintf(out, size, "%.*f", decimals, v);
     char *dot = strchr(out, '.');
-    if (dot)
+    if (dot && strcmp(d->lang, "en") != 0)
         *dot = ',';
 }
 
-static void dash_format(const struct indicator_def *def, double v, char *out, size_t size)
+static void dash_format(const struct dash *d, const struct indicator_def *def, double v, char *out,
+                        size_t size)
 {
     char num[48];
     switch (def->unit) {
     case INDICATOR_PERCENT:
-        dash_number(num, sizeof num, v, 1);
+        dash_number(d, num, sizeof num, v, 1);
         snprintf(out, size, "%s %%", num);
         break;
-    case INDICATOR_COUNT: dash_number(out, size, v, 0); break;
+    case INDICATOR_COUNT: dash_number(d, out, size, v, 0); break;
     case INDICATOR_RATIO:
-    case INDICATOR_SCORE: dash_number(out, size, v, 2); break;
+    case INDICATOR_SCORE: dash_number(d, out, size, v, 2); break;
     }
 }
 
@@ -209,7 +220,7 @@ static json_t *dash_cell(struct dash *d, const struct indicator_def *def,
     double t;
     int has_target = indicator_target(def, year, &t) == 1;
     if (has_target)
-        dash_format(def, t, target, sizeof target);
+        dash_format(d, def, t, target, sizeof target);
     int small = v && ((v->has_num && v->den > 0 && v->den < DASH_SMALL_CELL) ||
                       (v->has_n && v->n < DASH_SMALL_CELL));
     const char *error = NULL;
@@ -223,11 +234,11 @@ static json_t *dash_cell(struct dash *d, const struct indicator_def *def,
         snprintf(value, sizeof value, "< %d", DASH_SMALL_CELL);
         status = "small";
     } else if (v && v->has_value) {
-        dash_format(def, v->value, value, sizeof value);
+        dash_format(d, def, v->value, value, sizeof value);
         if (v->has_num) {
             char a[48], b[48];
-            dash_number(a, sizeof a, v->num, 0);
-            dash_number(b, sizeof b, v->den, 0);
+            dash_number(d, a, sizeof a, v->num, 0);
+            dash_number(d, b, sizeof b, v->den, 0);
             snprintf(numden, sizeof numden, "%s / %s", a, b);
         }
         status = !has_target ? "none" : v->value >= t ? "ok" : v->value >= 0.8 * t ? "near" : "low";
@@ -770,9 +781,9 @@ static json_t *dash_growth_row(struct dash *d, const struct report_growth *g,
                             (json_int_t)x->n, "small", small);
     if (!row || small)
         return row;
-    dash_number(entry, sizeof entry, x->mean_entry, 2);
-    dash_number(final, sizeof final, x->mean_final, 2);
-    dash_number(delta, sizeof delta, x->mean_final - x->mean_entry, 2);
+    dash_number(d, entry, sizeof entry, x->mean_entry, 2);
+    dash_number(d, final, sizeof final, x->mean_final, 2);
+    dash_number(d, delta, sizeof delta, x->mean_final - x->mean_entry, 2);
     double span = g->hi > g->lo ? g->hi - g->lo : 1;
     json_object_set_new(row, "entry", json_string(entry));
     json_object_set_new(row, "final", json_string(final));
@@ -809,9 +820,7 @@ static int dash_growth(struct dash *d, const struct org_info *org, const char *y
         for (size_t k = 0; ok && k < g[i].nforms; k++)
             ok = json_array_append_new(rows, dash_growth_row(d, &g[i], &g[i].forms[k])) == 0;
         const struct survey *fs = survey_set_find(&d->app->defs->surveys, g[i].final_survey);
-        const char *title = fs && strcmp(d->lang, "en") == 0 && fs->title.en ? fs->title.en
-                            : fs && fs->title.ru                             ? fs->title.ru
-                                                                             : g[i].final_survey;
+        const char *title = dash_survey_title(d, fs, g[i].final_survey);
         ok = ok && json_array_append_new(
                        list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:f, s:o}", "scale",
                                        g[i].scale, "label", label, "survey", title, "entry_survey",

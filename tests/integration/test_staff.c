@@ -381,6 +381,14 @@ static void test_report(void **state)
     assert_int_equal(json_array_size(json_object_get(m, "child_values")), 3);
     json_decref(m);
     http_result_free(&r);
+    /* In English: the words of the page, and the titles of questionnaires that have one. */
+    assert_int_equal(get_as(&people[2], "/dash/org/demo-mun-1/report?period=2026/27&lang=en", &r),
+                     200);
+    assert_non_null(strstr(r.body, "Analytical report"));
+    assert_non_null(strstr(r.body, "Efficiency indicators by year"));
+    assert_null(strstr(r.body, "Аналитическая справка"));
+    assert_null(strstr(r.body, "Показатели эффективности"));
+    http_result_free(&r);
     /* A year that is not one is not found; another school year is shown. */
     assert_int_equal(get_as(&people[2], "/dash/org/demo-mun-1/report?period=2026/27-H1", &r), 404);
     http_result_free(&r);
