@@ -423,6 +423,99 @@ static int dash_year(struct dash *d, char code[8], struct period *per)
     return 0;
 }
 
+/* A form of mentoring in words; a region's own x- forms have none but their code. */
+static const char *dash_form_word(struct dash *d, const char *form)
+{
+    char key[96];
+    snprintf(key, sizeof key, "staff.form.%s", form);
+    const char *w = dash_t(d, key);
+    return strcmp(w, key) == 0 ? form : w;
+}
+
+/* One row of the growth table: means on entry and at the end, bars on the scale's range. */
+static json_t *dash_growth_row(struct dash *d, const struct report_growth *g,
+                               const struct report_growth_group *x)
+{
+    char entry[32] = "", final[32] = "", delta[32] = "";
+    const char *form = x->form ? dash_form_word(d, x->form) : dash_t(d, "staff.growth.all");
+    int small = x->n < DASH_SMALL_CELL;
+    json_t *row = json_pack("{s:s, s:s*, s:I, s:b}", "form", form, "form_code", x->form, "n",
+                            (json_int_t)x->n, "small", small);
+    if (!row || small)
+        return row;
+    dash_number(d, entry, sizeof entry, x->mean_entry, 2);
+    dash_number(d, final, sizeof final, x->mean_final, 2);
+    dash_number(d, delta, sizeof delta, x->mean_final - x->mean_entry, 2);
+    double span = g->hi > g->lo ? g->hi - g->lo : 1;
+    json_object_set_new(row, "entry", json_string(entry));
+    json_object_set_new(row, "final", json_string(final));
+    json_object_set_new(row, "delta", json_string(delta));
+    json_object_set_new(row, "entry_value", json_real(x->mean_entry));
+    json_object_set_new(row, "final_value", json_real(x->mean_final));
+    json_object_set_new(row, "entry_bar",
+                        json_integer((json_int_t)(100 * (x->mean_entry - g->lo) / span)));
+    json_object_set_new(row, "final_bar",
+                        json_integer((json_int_t)(100 * (x->mean_final - g->lo) / span)));
+    return row;
+}
+
+/* The growth charts: entry against final scale scores per form of mentoring. */
+static int dash_growth(struct dash *d, const struct org_info *org, const char *year,
+                       const struct campaign_info *camps, size_t ncamps, json_t *ctx)
+{
+    struct report_growth *g;
+    size_t n;
+    struct err e = {0};
+    if (report_growth(d->app->store, d->q->arena, &d->app->defs->surveys, org->id, year, camps,
+                      ncamps, &g, &n, &e) < 0) {
+        dash_fail(d, "computing growth", &e);
+        return -1;
+    }
+    json_t *list = json_array();
+    int ok = list != NULL;
+    for (size_t i = 0; ok && i < n; i++) {
+        const char *label = strcmp(d->lang, "en") == 0 && g[i].label_en ? g[i].label_en
+                            : g[i].label_ru                             ? g[i].label_ru
+                                                                        : g[i].scale;
+        json_t *rows = json_array();
+        ok = rows && json_array_append_new(rows, dash_growth_row(d, &g[i], &g[i].all)) == 0;
+        for (size_t k = 0; ok && k < g[i].nforms; k++)
+            ok = json_array_append_new(rows, dash_growth_row(d, &g[i], &g[i].forms[k])) == 0;
+        const struct survey *fs = survey_set_find(&d->app->defs->surveys, g[i].final_survey);
+        const char *title = dash_survey_title(d, fs, g[i].final_survey);
+        ok = ok && json_array_append_new(
+                       list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:f, s:o}", "scale",
+                                       g[i].scale, "label", label, "survey", title, "entry_survey",
+                                       g[i].entry_survey, "final_survey", g[i].final_survey, "min",
+                                       g[i].lo, "max", g[i].hi, "rows", rows)) == 0;
+        if (!ok)
+            json_decref(rows);
+    }
+    ok = ok && json_object_set_new(ctx, "has_growth", json_boolean(n > 0)) == 0;
+    json_object_set_new(ctx, "growth", list);
+    if (!ok)
+        d->r->body.failed = 1;
+    return ok ? 0 : -1;
+}
+
+/* The campaigns of one school year (their periods start with its code). */
+static json_t *dash_year_campaigns(struct dash *d, const struct campaign_info *camps, size_t ncamps,
+                                   const char *year)
+{
+    json_t *list = json_array();
+    size_t n = strlen(year);
+    for (size_t i = 0; list && i < ncamps; i++) {
+        const char *p = camps[i].rec.period;
+        if (strncmp(p, year, n) != 0 || (p[n] && p[n] != '-'))
+            continue;
+        if (json_array_append_new(list, dash_campaign_json(d, &camps[i])) < 0) {
+            json_decref(list);
+            list = NULL;
+        }
+    }
+    return list;
+}
+
 static void dash_org_page(struct dash *d, const char *code)
 {
     struct org_info org;
@@ -445,7 +538,7 @@ static void dash_org_page(struct dash *d, const char *code)
         return;
     }
     json_t *ctx = dash_frame(d, org.name);
-    json_t *kids = json_array(), *cs = json_array();
+    json_t *kids = json_array(), *cs = dash_year_campaigns(d, camps, ncamps, year);
     int ok = ctx && kids && cs;
     for (size_t i = 0; ok && i < nchildren; i++) {
         struct org_stats cst;
@@ -463,8 +556,6 @@ static void dash_org_page(struct dash *d, const char *code)
                                            children[i].kind ? children[i].kind : children[i].level),
                                  "stats", dash_stats(&cst))) == 0;
     }
-    for (size_t i = 0; ok && i < ncamps; i++)
-        ok = json_array_append_new(cs, dash_campaign_json(d, &camps[i])) == 0;
     ok = ok &&
          json_object_set_new(ctx, "org",
                              json_pack("{s:s, s:s, s:s}", "code", org.code, "name", org.name,
@@ -472,7 +563,7 @@ static void dash_org_page(struct dash *d, const char *code)
          json_object_set_new(ctx, "crumbs", dash_crumbs(d, &org)) == 0 &&
          json_object_set_new(ctx, "stats", dash_stats(&stats)) == 0 &&
          json_object_set_new(ctx, "has_children", json_boolean(nchildren > 0)) == 0 &&
-         json_object_set_new(ctx, "has_campaigns", json_boolean(ncamps > 0)) == 0;
+         json_object_set_new(ctx, "has_campaigns", json_boolean(json_array_size(cs) > 0)) == 0;
     json_object_set_new(ctx, "children", kids);
     json_object_set_new(ctx, "campaigns", cs);
     if (!ok) {
@@ -480,7 +571,8 @@ static void dash_org_page(struct dash *d, const char *code)
         d->r->body.failed = 1;
         return;
     }
-    if (dash_indicators(d, &org, children, nchildren, &per, ctx) < 0) {
+    if (dash_indicators(d, &org, children, nchildren, &per, ctx) < 0 ||
+        dash_growth(d, &org, year, camps, ncamps, ctx) < 0) {
         json_decref(ctx);
         return;
     }
@@ -663,15 +755,6 @@ static void dash_export(struct dash *d, const char *org_code, const char *table)
     d->r->stream_ctx = dl;
 }
 
-/* A form of mentoring in words; a region's own x- forms have none but their code. */
-static const char *dash_form_word(struct dash *d, const char *form)
-{
-    char key[96];
-    snprintf(key, sizeof key, "staff.form.%s", form);
-    const char *w = dash_t(d, key);
-    return strcmp(w, key) == 0 ? form : w;
-}
-
 /* The KPI chart of one indicator: a bar per school year with its target as a dashed line,
  * in a 100 x 60 box (server-rendered SVG: no script, prints as drawn). */
 static json_t *dash_kpi_chart(const struct indicator_def *def,
@@ -768,90 +851,6 @@ static int dash_kpi(struct dash *d, const struct org_info *org, const struct per
     if (!ok)
         d->r->body.failed = 1;
     return ok ? 0 : -1;
-}
-
-/* One row of the growth table: means on entry and at the end, bars on the scale's range. */
-static json_t *dash_growth_row(struct dash *d, const struct report_growth *g,
-                               const struct report_growth_group *x)
-{
-    char entry[32] = "", final[32] = "", delta[32] = "";
-    const char *form = x->form ? dash_form_word(d, x->form) : dash_t(d, "staff.growth.all");
-    int small = x->n < DASH_SMALL_CELL;
-    json_t *row = json_pack("{s:s, s:s*, s:I, s:b}", "form", form, "form_code", x->form, "n",
-                            (json_int_t)x->n, "small", small);
-    if (!row || small)
-        return row;
-    dash_number(d, entry, sizeof entry, x->mean_entry, 2);
-    dash_number(d, final, sizeof final, x->mean_final, 2);
-    dash_number(d, delta, sizeof delta, x->mean_final - x->mean_entry, 2);
-    double span = g->hi > g->lo ? g->hi - g->lo : 1;
-    json_object_set_new(row, "entry", json_string(entry));
-    json_object_set_new(row, "final", json_string(final));
-    json_object_set_new(row, "delta", json_string(delta));
-    json_object_set_new(row, "entry_value", json_real(x->mean_entry));
-    json_object_set_new(row, "final_value", json_real(x->mean_final));
-    json_object_set_new(row, "entry_bar",
-                        json_integer((json_int_t)(100 * (x->mean_entry - g->lo) / span)));
-    json_object_set_new(row, "final_bar",
-                        json_integer((json_int_t)(100 * (x->mean_final - g->lo) / span)));
-    return row;
-}
-
-/* The growth charts: entry against final scale scores per form of mentoring. */
-static int dash_growth(struct dash *d, const struct org_info *org, const char *year,
-                       const struct campaign_info *camps, size_t ncamps, json_t *ctx)
-{
-    struct report_growth *g;
-    size_t n;
-    struct err e = {0};
-    if (report_growth(d->app->store, d->q->arena, &d->app->defs->surveys, org->id, year, camps,
-                      ncamps, &g, &n, &e) < 0) {
-        dash_fail(d, "computing growth", &e);
-        return -1;
-    }
-    json_t *list = json_array();
-    int ok = list != NULL;
-    for (size_t i = 0; ok && i < n; i++) {
-        const char *label = strcmp(d->lang, "en") == 0 && g[i].label_en ? g[i].label_en
-                            : g[i].label_ru                             ? g[i].label_ru
-                                                                        : g[i].scale;
-        json_t *rows = json_array();
-        ok = rows && json_array_append_new(rows, dash_growth_row(d, &g[i], &g[i].all)) == 0;
-        for (size_t k = 0; ok && k < g[i].nforms; k++)
-            ok = json_array_append_new(rows, dash_growth_row(d, &g[i], &g[i].forms[k])) == 0;
-        const struct survey *fs = survey_set_find(&d->app->defs->surveys, g[i].final_survey);
-        const char *title = dash_survey_title(d, fs, g[i].final_survey);
-        ok = ok && json_array_append_new(
-                       list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:f, s:o}", "scale",
-                                       g[i].scale, "label", label, "survey", title, "entry_survey",
-                                       g[i].entry_survey, "final_survey", g[i].final_survey, "min",
-                                       g[i].lo, "max", g[i].hi, "rows", rows)) == 0;
-        if (!ok)
-            json_decref(rows);
-    }
-    ok = ok && json_object_set_new(ctx, "has_growth", json_boolean(n > 0)) == 0;
-    json_object_set_new(ctx, "growth", list);
-    if (!ok)
-        d->r->body.failed = 1;
-    return ok ? 0 : -1;
-}
-
-/* The campaigns of one school year (their periods start with its code). */
-static json_t *dash_year_campaigns(struct dash *d, const struct campaign_info *camps, size_t ncamps,
-                                   const char *year)
-{
-    json_t *list = json_array();
-    size_t n = strlen(year);
-    for (size_t i = 0; list && i < ncamps; i++) {
-        const char *p = camps[i].rec.period;
-        if (strncmp(p, year, n) != 0 || (p[n] && p[n] != '-'))
-            continue;
-        if (json_array_append_new(list, dash_campaign_json(d, &camps[i])) < 0) {
-            json_decref(list);
-            list = NULL;
-        }
-    }
-    return list;
 }
 
 /*
