@@ -563,7 +563,8 @@ static void dash_org_page(struct dash *d, const char *code)
          json_object_set_new(ctx, "crumbs", dash_crumbs(d, &org)) == 0 &&
          json_object_set_new(ctx, "stats", dash_stats(&stats)) == 0 &&
          json_object_set_new(ctx, "has_children", json_boolean(nchildren > 0)) == 0 &&
-         json_object_set_new(ctx, "has_campaigns", json_boolean(json_array_size(cs) > 0)) == 0;
+         json_object_set_new(ctx, "has_campaigns", json_boolean(json_array_size(cs) > 0)) == 0 &&
+         json_object_set_new(ctx, "period", json_string(year)) == 0;
     json_object_set_new(ctx, "children", kids);
     json_object_set_new(ctx, "campaigns", cs);
     if (!ok) {
