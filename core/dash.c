@@ -516,6 +516,101 @@ static json_t *dash_year_campaigns(struct dash *d, const struct campaign_info *c
     return list;
 }
 
+static json_t *dash_programme_json(struct dash *d, const struct programme_row *p)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "code", p->code,
+                     "title", p->title, "form", p->form, "form_name", dash_form_word(d, p->form),
+                     "org_code", p->org_code, "org_name", p->org_name, "mentors",
+                     (json_int_t)p->mentors, "mentees", (json_int_t)p->mentees, "active_pairs",
+                     (json_int_t)p->active_pairs, "finished_pairs", (json_int_t)p->finished_pairs,
+                     "broken_pairs", (json_int_t)p->broken_pairs);
+}
+
+/* The programmes of the school year below an organisation or a municipality: the last step
+ * of the drill-down. A region's dashboard leaves them to its municipalities' pages. */
+static int dash_programmes(struct dash *d, const struct org_info *org, int year, json_t *ctx)
+{
+    if (strcmp(org->level, "region") == 0)
+        return 0;
+    struct programme_row *rows;
+    size_t n;
+    struct err e = {0};
+    if (store_programme_list(d->app->store, d->q->arena, org->code, year, &rows, &n, &e) !=
+        STORE_OK) {
+        dash_fail(d, "listing programmes", &e);
+        return -1;
+    }
+    json_t *list = json_array();
+    int ok = list != NULL;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = json_array_append_new(list, dash_programme_json(d, &rows[i])) == 0;
+    ok = ok && json_object_set_new(ctx, "has_programmes", json_boolean(n > 0)) == 0;
+    json_object_set_new(ctx, "programmes", list);
+    if (!ok)
+        d->r->body.failed = 1;
+    return ok ? 0 : -1;
+}
+
+/* A programme: its people and pairs. It must belong to the organisation of the URL or below
+ * it, and that organisation to the account's subtree. */
+static void dash_programme_page(struct dash *d, const char *org_code, const char *code)
+{
+    struct org_info org;
+    if (dash_org(d, org_code, &org) < 0)
+        return;
+    struct err e = {0};
+    struct programme_row p;
+    int rc = store_programme_get(d->app->store, d->q->arena, code, &p, &e);
+    int below = rc == STORE_OK ? store_org_in_subtree(d->app->store, org.id, p.org_id, &e) : rc;
+    if (rc == STORE_ERROR || below == STORE_ERROR) {
+        dash_fail(d, "reading a programme", &e);
+        return;
+    }
+    if (below != STORE_OK) {
+        dash_error(d, 404, "not_found");
+        return;
+    }
+    struct programme_pair *pairs;
+    size_t n;
+    if (store_programme_pairs(d->app->store, d->q->arena, code, &pairs, &n, &e) != STORE_OK) {
+        dash_fail(d, "reading a programme's pairs", &e);
+        return;
+    }
+    char year[8];
+    snprintf(year, sizeof year, "%04u/%02u", (unsigned)p.year % 10000u,
+             (unsigned)(p.year + 1) % 100u);
+    json_t *ctx = dash_frame(d, p.title);
+    json_t *list = json_array();
+    int ok = ctx && list;
+    int names = 0;
+    for (size_t i = 0; ok && i < n; i++) {
+        names |= pairs[i].mentor_name || pairs[i].mentee_name;
+        ok =
+            json_array_append_new(
+                list, json_pack("{s:s, s:s*, s:s, s:s*, s:s, s:s*, s:s, s:s, s:b}", "mentor",
+                                pairs[i].mentor_code, "mentor_name", pairs[i].mentor_name, "mentee",
+                                pairs[i].mentee_code, "mentee_name", pairs[i].mentee_name, "starts",
+                                pairs[i].starts, "ends", pairs[i].ends, "status", pairs[i].status,
+                                "status_text", dash_word(d, "pair", pairs[i].status), "first",
+                                i == 0 || strcmp(pairs[i - 1].mentor_code, pairs[i].mentor_code) !=
+                                              0)) == 0;
+    }
+    ok = ok &&
+         json_object_set_new(ctx, "org",
+                             json_pack("{s:s, s:s}", "code", org.code, "name", org.name)) == 0 &&
+         json_object_set_new(ctx, "programme", dash_programme_json(d, &p)) == 0 &&
+         json_object_set_new(ctx, "year", json_string(year)) == 0 &&
+         json_object_set_new(ctx, "has_pairs", json_boolean(n > 0)) == 0 &&
+         json_object_set_new(ctx, "has_names", json_boolean(names)) == 0;
+    json_object_set_new(ctx, "pairs", list);
+    if (!ok) {
+        json_decref(ctx);
+        d->r->body.failed = 1;
+        return;
+    }
+    dash_render(d, "dash_programme", ctx);
+}
+
 static void dash_org_page(struct dash *d, const char *code)
 {
     struct org_info org;
@@ -573,7 +668,8 @@ static void dash_org_page(struct dash *d, const char *code)
         return;
     }
     if (dash_indicators(d, &org, children, nchildren, &per, ctx) < 0 ||
-        dash_growth(d, &org, year, camps, ncamps, ctx) < 0) {
+        dash_growth(d, &org, year, camps, ncamps, ctx) < 0 ||
+        dash_programmes(d, &org, per.year, ctx) < 0) {
         json_decref(ctx);
         return;
     }
@@ -1049,13 +1145,19 @@ static void dash_audit_page(struct dash *d)
 
 /*
  * The routes under an organisation, the same for pages and the API but for their words:
- * <orgs>/<code>, <orgs>/<code>/<camps>/<code>, <orgs>/<code>/export/<table>,
+ * <orgs>/<code>, <orgs>/<code>/<campaign>/<code>, <orgs>/<code>/<programme>/<code>,
+ * <orgs>/<code>/export/<table>,
  * <orgs>/<code>/report, <orgs>/<code>/federal; and the audit log.
  */
-static void dash_route(struct dash *d, const char *rest, const char *orgs, const char *camps,
-                       const char *audit)
+/* The words of the routes: singular in the pages' paths, plural in the API's. */
+struct dash_words {
+    const char *orgs, *campaign, *programme, *audit;
+};
+
+static void dash_route(struct dash *d, const char *rest, const struct dash_words *w)
 {
-    if (strcmp(rest, audit) == 0) {
+    const char *orgs = w->orgs;
+    if (strcmp(rest, w->audit) == 0) {
         dash_audit_page(d);
         return;
     }
@@ -1082,7 +1184,11 @@ static void dash_route(struct dash *d, const char *rest, const char *orgs, const
     }
     n = 0;
     if (sscanf(tail, "/%15[a-z]/%71[A-Za-z0-9._-]%n", word, sub, &n) == 2 && !tail[n]) {
-        if (strcmp(word, camps) == 0) {
+        if (strcmp(word, w->programme) == 0) {
+            dash_programme_page(d, org, sub);
+            return;
+        }
+        if (strcmp(word, w->campaign) == 0) {
             dash_campaign_page(d, org, sub);
             return;
         }
@@ -1120,7 +1226,8 @@ void dash_api_handle(struct app *app, struct http_req *q, struct http_resp *r, c
         app_json(r, 200, me);
         return;
     }
-    dash_route(&d, rest, "orgs", "campaigns", "audit");
+    static const struct dash_words api = {"orgs", "campaigns", "programmes", "audit"};
+    dash_route(&d, rest, &api);
 }
 
 void dash_handle(struct app *app, struct http_req *q, struct http_resp *r, const char *rest)
@@ -1148,5 +1255,6 @@ void dash_handle(struct app *app, struct http_req *q, struct http_resp *r, const
         http_redirect(r, to);
         return;
     }
-    dash_route(&d, rest, "/org", "campaign", "/audit");
+    static const struct dash_words pages = {"/org", "campaign", "programme", "/audit"};
+    dash_route(&d, rest, &pages);
 }

@@ -407,6 +407,32 @@ struct federal_count {
 int store_federal_counts(struct store *s, struct arena *a, const char *org_code, int year,
                          struct federal_count **out, size_t *n, struct err *e);
 
+/* A programme of mentoring with the counts of its people and pairs. */
+struct programme_row {
+    const char *code, *title, *form;
+    const char *org_code, *org_name;
+    int64_t org_id;
+    int year;
+    long mentors, mentees;
+    long active_pairs, finished_pairs, broken_pairs;
+};
+/* The programmes of the subtree of org_code in the school year starting in year (rows in a). */
+int store_programme_list(struct store *s, struct arena *a, const char *org_code, int year,
+                         struct programme_row **out, size_t *n, struct err *e);
+/* One programme by code, or STORE_NOT_FOUND. */
+int store_programme_get(struct store *s, struct arena *a, const char *code,
+                        struct programme_row *out, struct err *e);
+
+/* A pair of a programme: codes (names only where the deployment stores them). */
+struct programme_pair {
+    const char *mentor_code, *mentor_name;
+    const char *mentee_code, *mentee_name;
+    const char *starts, *ends; /* ends NULL while it runs */
+    const char *status;        /* active, finished, broken */
+};
+int store_programme_pairs(struct store *s, struct arena *a, const char *code,
+                          struct programme_pair **out, size_t *n, struct err *e);
+
 /* The first (by id) invitation of survey_id that is answered or not, for printing links. */
 int store_first_invitation(struct store *s, struct arena *a, const char *survey_id, int answered,
                            struct invitation *out, struct err *e);

@@ -296,6 +296,27 @@ static void test_access_matrix(void **state)
             }
         }
     }
+    /* A programme is shown under its own organisation or one above it, to those who see
+     * that organisation: demo-prog-1 is demo-sch-1's, in demo-mun-1, in demo-region. */
+    const int holds_prog1[6] = {1, 1, 0, 1, 0, 0};
+    for (size_t w = 0; w < 5; w++) {
+        for (size_t o = 0; o < 6; o++) {
+            static const char *const paths[] = {"/dash/org/%s/programme/demo-prog-1",
+                                                "/api/v1/orgs/%s/programmes/demo-prog-1"};
+            for (size_t k = 0; k < 2; k++) {
+                char path[128];
+                struct http_result r;
+                snprintf(path, sizeof path, paths[k], orgs[o]);
+                long status = k ? api_as(&people[w], path, &r) : get_as(&people[w], path, &r);
+                long want = allowed[w][o] && holds_prog1[o] ? 200 : 404;
+                if (status != want)
+                    fail_msg("%s GET %s: %ld, not %ld", people[w].login, path, status, want);
+                if (status == 200 && !k)
+                    assert_non_null(strstr(r.body, "DEMO-0004"));
+                http_result_free(&r);
+            }
+        }
+    }
     /* An organisation that does not exist is answered as one that is not the account's. */
     struct http_result r;
     assert_int_equal(api_as(&people[0], "/api/v1/orgs/no-such-org", &r), 404);
