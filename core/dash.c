@@ -611,33 +611,55 @@ static void dash_programme_page(struct dash *d, const char *org_code, const char
     dash_render(d, "dash_programme", ctx);
 }
 
-static void dash_org_page(struct dash *d, const char *code)
+/* An organisation as the pages name it: code, name and level in words. */
+static json_t *dash_org_json(struct dash *d, const struct org_info *org)
 {
+    return json_pack("{s:s, s:s, s:s}", "code", org->code, "name", org->name, "level",
+                     dash_word(d, "level", org->level));
+}
+
+/* What an organisation's dashboard and report both start from: the organisation (checked
+ * against the account), the school year asked for, its figures, the organisations below and
+ * the campaigns that reach it. Returns 0, or -1 with the response made. */
+struct dash_org_data {
     struct org_info org;
     char year[8];
     struct period per;
-    if (dash_org(d, code, &org) < 0 || dash_year(d, year, &per) < 0)
-        return;
-    struct err e = {0};
     struct org_stats stats;
     struct org_info *children;
     size_t nchildren;
     struct campaign_info *camps;
     size_t ncamps;
-    if (store_org_stats(d->app->store, org.code, &stats, &e) != STORE_OK ||
-        store_org_children(d->app->store, d->q->arena, org.code, &children, &nchildren, &e) !=
-            STORE_OK ||
-        store_campaign_list(d->app->store, d->q->arena, org.code, &camps, &ncamps, &e) !=
+};
+
+static int dash_org_load(struct dash *d, const char *code, struct dash_org_data *x)
+{
+    if (dash_org(d, code, &x->org) < 0 || dash_year(d, x->year, &x->per) < 0)
+        return -1;
+    struct err e = {0};
+    if (store_org_stats(d->app->store, x->org.code, &x->stats, &e) != STORE_OK ||
+        store_org_children(d->app->store, d->q->arena, x->org.code, &x->children, &x->nchildren,
+                           &e) != STORE_OK ||
+        store_campaign_list(d->app->store, d->q->arena, x->org.code, &x->camps, &x->ncamps, &e) !=
             STORE_OK) {
-        dash_fail(d, "building a dashboard", &e);
-        return;
+        dash_fail(d, "reading an organisation's figures", &e);
+        return -1;
     }
-    json_t *ctx = dash_frame(d, org.name);
-    json_t *kids = json_array(), *cs = dash_year_campaigns(d, camps, ncamps, year);
+    return 0;
+}
+
+static void dash_org_page(struct dash *d, const char *code)
+{
+    struct dash_org_data x;
+    if (dash_org_load(d, code, &x) < 0)
+        return;
+    struct err e = {0};
+    json_t *ctx = dash_frame(d, x.org.name);
+    json_t *kids = json_array(), *cs = dash_year_campaigns(d, x.camps, x.ncamps, x.year);
     int ok = ctx && kids && cs;
-    for (size_t i = 0; ok && i < nchildren; i++) {
+    for (size_t i = 0; ok && i < x.nchildren; i++) {
         struct org_stats cst;
-        if (store_org_stats(d->app->store, children[i].code, &cst, &e) != STORE_OK) {
+        if (store_org_stats(d->app->store, x.children[i].code, &cst, &e) != STORE_OK) {
             json_decref(ctx);
             json_decref(kids);
             json_decref(cs);
@@ -645,21 +667,19 @@ static void dash_org_page(struct dash *d, const char *code)
             return;
         }
         ok = json_array_append_new(
-                 kids, json_pack("{s:s, s:s, s:s, s:o}", "code", children[i].code, "name",
-                                 children[i].name, "kind",
-                                 dash_word(d, children[i].kind ? "kind" : "level",
-                                           children[i].kind ? children[i].kind : children[i].level),
-                                 "stats", dash_stats(&cst))) == 0;
+                 kids,
+                 json_pack("{s:s, s:s, s:s, s:o}", "code", x.children[i].code, "name",
+                           x.children[i].name, "kind",
+                           dash_word(d, x.children[i].kind ? "kind" : "level",
+                                     x.children[i].kind ? x.children[i].kind : x.children[i].level),
+                           "stats", dash_stats(&cst))) == 0;
     }
-    ok = ok &&
-         json_object_set_new(ctx, "org",
-                             json_pack("{s:s, s:s, s:s}", "code", org.code, "name", org.name,
-                                       "level", dash_word(d, "level", org.level))) == 0 &&
-         json_object_set_new(ctx, "crumbs", dash_crumbs(d, &org)) == 0 &&
-         json_object_set_new(ctx, "stats", dash_stats(&stats)) == 0 &&
-         json_object_set_new(ctx, "has_children", json_boolean(nchildren > 0)) == 0 &&
+    ok = ok && json_object_set_new(ctx, "org", dash_org_json(d, &x.org)) == 0 &&
+         json_object_set_new(ctx, "crumbs", dash_crumbs(d, &x.org)) == 0 &&
+         json_object_set_new(ctx, "stats", dash_stats(&x.stats)) == 0 &&
+         json_object_set_new(ctx, "has_children", json_boolean(x.nchildren > 0)) == 0 &&
          json_object_set_new(ctx, "has_campaigns", json_boolean(json_array_size(cs) > 0)) == 0 &&
-         json_object_set_new(ctx, "period", json_string(year)) == 0;
+         json_object_set_new(ctx, "period", json_string(x.year)) == 0;
     json_object_set_new(ctx, "children", kids);
     json_object_set_new(ctx, "campaigns", cs);
     if (!ok) {
@@ -667,9 +687,9 @@ static void dash_org_page(struct dash *d, const char *code)
         d->r->body.failed = 1;
         return;
     }
-    if (dash_indicators(d, &org, children, nchildren, &per, ctx) < 0 ||
-        dash_growth(d, &org, year, camps, ncamps, ctx) < 0 ||
-        dash_programmes(d, &org, per.year, ctx) < 0) {
+    if (dash_indicators(d, &x.org, x.children, x.nchildren, &x.per, ctx) < 0 ||
+        dash_growth(d, &x.org, x.year, x.camps, x.ncamps, ctx) < 0 ||
+        dash_programmes(d, &x.org, x.per.year, ctx) < 0) {
         json_decref(ctx);
         return;
     }
@@ -958,40 +978,21 @@ static int dash_kpi(struct dash *d, const struct org_info *org, const struct per
  */
 static void dash_report_page(struct dash *d, const char *code)
 {
-    struct org_info org;
-    char year[8];
-    struct period per;
-    if (dash_org(d, code, &org) < 0 || dash_year(d, year, &per) < 0)
+    struct dash_org_data x;
+    if (dash_org_load(d, code, &x) < 0)
         return;
-    struct err e = {0};
-    struct org_stats stats;
-    struct org_info *children;
-    size_t nchildren;
-    struct campaign_info *camps;
-    size_t ncamps;
-    if (store_org_stats(d->app->store, org.code, &stats, &e) != STORE_OK ||
-        store_org_children(d->app->store, d->q->arena, org.code, &children, &nchildren, &e) !=
-            STORE_OK ||
-        store_campaign_list(d->app->store, d->q->arena, org.code, &camps, &ncamps, &e) !=
-            STORE_OK) {
-        dash_fail(d, "building a report", &e);
-        return;
-    }
     char today[11];
     time_t now = time(NULL);
     strftime(today, sizeof today, "%d.%m.%Y", localtime(&now));
     const struct indicator_set *set = d->app->defs->indicators;
     json_t *ctx = dash_frame(d, dash_t(d, "staff.report.title"));
-    json_t *cs = dash_year_campaigns(d, camps, ncamps, year);
-    int ok = ctx && cs &&
-             json_object_set_new(ctx, "org",
-                                 json_pack("{s:s, s:s, s:s}", "code", org.code, "name", org.name,
-                                           "level", dash_word(d, "level", org.level))) == 0 &&
-             json_object_set_new(ctx, "year", json_string(year)) == 0 &&
+    json_t *cs = dash_year_campaigns(d, x.camps, x.ncamps, x.year);
+    int ok = ctx && cs && json_object_set_new(ctx, "org", dash_org_json(d, &x.org)) == 0 &&
+             json_object_set_new(ctx, "year", json_string(x.year)) == 0 &&
              json_object_set_new(ctx, "generated", json_string(today)) == 0 &&
              json_object_set_new(ctx, "region",
                                  set ? json_string(indicator_set_region(set)) : json_null()) == 0 &&
-             json_object_set_new(ctx, "stats", dash_stats(&stats)) == 0 &&
+             json_object_set_new(ctx, "stats", dash_stats(&x.stats)) == 0 &&
              json_object_set_new(ctx, "has_campaigns", json_boolean(json_array_size(cs))) == 0;
     json_object_set_new(ctx, "campaigns", cs);
     if (!ok) {
@@ -999,9 +1000,9 @@ static void dash_report_page(struct dash *d, const char *code)
         d->r->body.failed = 1;
         return;
     }
-    if (dash_kpi(d, &org, &per, ctx) < 0 ||
-        dash_indicators(d, &org, children, nchildren, &per, ctx) < 0 ||
-        dash_growth(d, &org, year, camps, ncamps, ctx) < 0) {
+    if (dash_kpi(d, &x.org, &x.per, ctx) < 0 ||
+        dash_indicators(d, &x.org, x.children, x.nchildren, &x.per, ctx) < 0 ||
+        dash_growth(d, &x.org, x.year, x.camps, x.ncamps, ctx) < 0) {
         json_decref(ctx);
         return;
     }
@@ -1059,10 +1060,7 @@ static void dash_federal_page(struct dash *d, const char *code)
                            totals, json_pack("{s:s, s:s, s:o}", "role", role, "role_name",
                                              dash_word(d, "prole", role), "counts", counts)) == 0;
     }
-    ok = ok &&
-         json_object_set_new(ctx, "org",
-                             json_pack("{s:s, s:s, s:s}", "code", org.code, "name", org.name,
-                                       "level", dash_word(d, "level", org.level))) == 0 &&
+    ok = ok && json_object_set_new(ctx, "org", dash_org_json(d, &org)) == 0 &&
          json_object_set_new(ctx, "year", json_string(year)) == 0 &&
          json_object_set_new(ctx, "total", json_integer(f.total)) == 0 &&
          json_object_set_new(ctx, "has_rows", json_boolean(f.n > 0)) == 0;
