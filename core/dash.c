@@ -81,10 +81,14 @@ static void dash_fail(struct dash *d, const char *what, const struct err *e)
     dash_error(d, 503, "unavailable");
 }
 
-/* A page model (whose reference passes here) as its page, or as JSON for the API. */
-static void dash_render(struct dash *d, const char *name, json_t *ctx)
+/* A page model (whose reference passes here) as its page, or as JSON for the API; ok 0 means
+ * building it ran out of memory, and the answer is a 500. */
+static void dash_render(struct dash *d, const char *name, json_t *ctx, int ok)
 {
-    if (d->api)
+    if (!ok) {
+        json_decref(ctx);
+        d->r->body.failed = 1;
+    } else if (d->api)
         app_json(d->r, 200, ctx);
     else
         app_page(d->app, d->q, d->r, 200, d->lang, name, ctx);
@@ -603,12 +607,7 @@ static void dash_programme_page(struct dash *d, const char *org_code, const char
          json_object_set_new(ctx, "has_pairs", json_boolean(n > 0)) == 0 &&
          json_object_set_new(ctx, "has_names", json_boolean(names)) == 0;
     json_object_set_new(ctx, "pairs", list);
-    if (!ok) {
-        json_decref(ctx);
-        d->r->body.failed = 1;
-        return;
-    }
-    dash_render(d, "dash_programme", ctx);
+    dash_render(d, "dash_programme", ctx, ok);
 }
 
 /* An organisation as the pages name it: code, name and level in words. */
@@ -693,7 +692,7 @@ static void dash_org_page(struct dash *d, const char *code)
         json_decref(ctx);
         return;
     }
-    dash_render(d, "dash_org", ctx);
+    dash_render(d, "dash_org", ctx, 1);
 }
 
 struct dash_pending {
@@ -771,12 +770,7 @@ static void dash_campaign_page(struct dash *d, const char *org_code, const char 
         json_object_set_new(ctx, "has_names", json_boolean(pending.names)) == 0;
     json_object_set_new(ctx, "rates", rates);
     json_object_set_new(ctx, "pending", pending.list);
-    if (!ok) {
-        json_decref(ctx);
-        d->r->body.failed = 1;
-        return;
-    }
-    dash_render(d, "dash_campaign", ctx);
+    dash_render(d, "dash_campaign", ctx, ok);
 }
 
 /* A download being streamed: what to export and to which account's name in the log. */
@@ -1006,7 +1000,7 @@ static void dash_report_page(struct dash *d, const char *code)
         json_decref(ctx);
         return;
     }
-    dash_render(d, "dash_report", ctx);
+    dash_render(d, "dash_report", ctx, 1);
 }
 
 /* The yearly count of participants by form, role and age band for federal statistics. */
@@ -1067,12 +1061,7 @@ static void dash_federal_page(struct dash *d, const char *code)
     json_object_set_new(ctx, "bands", bands);
     json_object_set_new(ctx, "rows", rows);
     json_object_set_new(ctx, "totals", totals);
-    if (!ok) {
-        json_decref(ctx);
-        d->r->body.failed = 1;
-        return;
-    }
-    dash_render(d, "dash_federal", ctx);
+    dash_render(d, "dash_federal", ctx, ok);
 }
 
 enum { DASH_AUDIT_PAGE = 100 };
@@ -1133,24 +1122,20 @@ static void dash_audit_page(struct dash *d)
          json_object_set_new(ctx, "next_before",
                              more ? json_integer(rows[n - 1].id) : json_null()) == 0;
     json_object_set_new(ctx, "entries", list);
-    if (!ok) {
-        json_decref(ctx);
-        d->r->body.failed = 1;
-        return;
-    }
-    dash_render(d, "dash_audit", ctx);
+    dash_render(d, "dash_audit", ctx, ok);
 }
 
-/*
- * The routes under an organisation, the same for pages and the API but for their words:
- * <orgs>/<code>, <orgs>/<code>/<campaign>/<code>, <orgs>/<code>/<programme>/<code>,
- * <orgs>/<code>/export/<table>,
- * <orgs>/<code>/report, <orgs>/<code>/federal; and the audit log.
- */
 /* The words of the routes: singular in the pages' paths, plural in the API's. */
 struct dash_words {
     const char *orgs, *campaign, *programme, *audit;
 };
+
+/*
+ * The routes under an organisation, the same for pages and the API but for their words:
+ * <orgs>/<code>, <orgs>/<code>/<campaign>/<code>, <orgs>/<code>/<programme>/<code>,
+ * <orgs>/<code>/export/<table>, <orgs>/<code>/report, <orgs>/<code>/federal; and the audit
+ * log.
+ */
 
 static void dash_route(struct dash *d, const char *rest, const struct dash_words *w)
 {
