@@ -1,10 +1,11 @@
 /*
- * api: read-only survey definitions as JSON.
+ * api: read-only survey definitions as JSON, and the plugins' routes under /api/v1/plugins/.
  */
 #include "api.h"
 
 #include "app.h"
 #include "http.h"
+#include "plugin.h"
 #include "survey.h"
 
 #include <string.h>
@@ -51,6 +52,11 @@ static void api_survey(struct app *app, struct http_resp *r, const char *id)
 
 void api_handle(struct app *app, struct http_req *q, struct http_resp *r, const char *rest)
 {
+    /* A plugin's routes take any method: the plugin says which it answers. */
+    if (strncmp(rest, "plugins/", 8) == 0) {
+        plugin_route(app, q, r, rest + 8);
+        return;
+    }
     if (strcmp(q->method, "GET") != 0 && strcmp(q->method, "HEAD") != 0) {
         http_header(r, "Allow", "GET, HEAD");
         app_json_error(r, 405, "this resource is read-only");

@@ -17,6 +17,7 @@
 #include "http.h"
 #include "indicator.h"
 #include "log.h"
+#include "plugin.h"
 #include "registry.h"
 #include "store.h"
 
@@ -356,6 +357,9 @@ static int server_worker(const struct server_config *cfg, const struct app_defs 
         FCGX_Finish_r(&fr);
         log_request(q.request_id ? q.request_id : "-", q.method ? q.method : "-",
                     q.path ? q.path : "-", r.status, server_ms_since(&t0));
+        /* Plugins hear of a stored response only now: it is committed and answered, so a
+         * hook that fails, or kills this worker, costs only its own call. */
+        plugin_run_deferred();
         arena_reset(a);
     }
     FCGX_Free(&fr, 1);

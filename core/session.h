@@ -28,6 +28,12 @@ void session_handle_logout(struct app *app, struct http_req *q, struct http_resp
 int session_require(struct app *app, struct http_req *q, struct http_resp *r, int api,
                     struct account *acc);
 
+/*
+ * The signed-in account of a request, quietly: 0 with *acc filled, -1 when there is none or
+ * the lookup failed (logged). Nothing is answered; plugins' routes decide what to do.
+ */
+int session_account(struct app *app, struct http_req *q, struct account *acc);
+
 /* The CSRF value of the request's session, for staff forms (in the request arena). */
 const char *session_csrf(struct app *app, const struct http_req *q);
 
