@@ -484,10 +484,10 @@ void plugin_campaign_changed(const char *campaign, int opened)
     }
 }
 
-void plugin_indicators_computed(const char *region, const char *period, long values, long errors)
+void plugin_indicators_computed(const char *region, const char *period, int failed)
 {
     struct anketa_indicator_event ev = {
-        .size = sizeof ev, .region = region, .period = period, .values = values, .errors = errors};
+        .size = sizeof ev, .region = region, .period = period, .failed = failed};
     for (size_t i = 0; i < plugin_n; i++) {
         const struct plugin_loaded *p = &plugin_list[i];
         char why[ANKETA_ERR_MAX] = "";

@@ -95,7 +95,7 @@ void plugin_run_deferred(void);
 void plugin_campaign_changed(const char *campaign, int opened);
 
 /* Runs the indicator hooks after a computation stored its values. */
-void plugin_indicators_computed(const char *region, const char *period, long values, long errors);
+void plugin_indicators_computed(const char *region, const char *period, int failed);
 
 /* ---- Routes ---- */
 

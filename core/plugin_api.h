@@ -117,8 +117,7 @@ struct anketa_indicator_event {
     size_t size;
     const char *region;
     const char *period; /* "2026/27" */
-    long values;        /* values stored */
-    long errors;        /* of them, values whose script failed */
+    int failed;         /* some indicators failed (their errors are stored with them) */
 };
 
 /* ---- Routes: /api/v1/plugins/<name>/<rest> ---- */
