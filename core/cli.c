@@ -13,7 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-int cli_plugins_start(const char *cmd, const struct config *cfg, const char *file)
+int cli_plugins_start(const char *cmd, const struct config *cfg, const char *file, int quiet)
 {
     struct err e = {0};
     plugin_set_options(cfg->plugin_options, cfg->nplugin_options);
@@ -29,7 +29,7 @@ int cli_plugins_start(const char *cmd, const struct config *cfg, const char *fil
     for (size_t i = 0; i < problems.n; i++) {
         char msg[1024];
         err_format(&problems.items[i], msg, sizeof msg);
-        log_msg(LOG_WARN, "plugins: %s", msg);
+        log_msg(quiet ? LOG_DEBUG : LOG_WARN, "plugins: %s", msg);
     }
     err_list_free(&problems);
     if (rc < 0) {
@@ -56,7 +56,7 @@ int cli_plugins_load(const char *cmd, const char *config_path, const char *dir, 
         return -1;
     }
     return cli_plugins_start(cmd, cfg,
-                             loaded ? (config_path ? config_path : CONFIG_DEFAULT_PATH) : NULL);
+                             loaded ? (config_path ? config_path : CONFIG_DEFAULT_PATH) : NULL, 1);
 }
 
 void cli_print_err(const char *cmd, const struct err *e)

@@ -140,7 +140,8 @@ int cmd_serve(int argc, char **argv)
          * keeps them (and their options) as started. */
         if (cli_plugins_start("serve", cfg,
                               loaded ? (ctx->config_path ? ctx->config_path : CONFIG_DEFAULT_PATH)
-                                     : NULL) < 0) {
+                                     : NULL,
+                              0) < 0) {
             free(ctx);
             return 1;
         }
