@@ -155,8 +155,8 @@ clean:
 # Installation and the Debian package (docs/deploy.md).
 #
 # `make install` puts a release build under PREFIX (DESTDIR stages it elsewhere): the binary,
-# the man page, and share/anketa/{web,surveys,lua}, which belong to the installation and are
-# replaced on every install. The configuration, /etc/anketa/anketa.conf, is written only when
+# the man page, the plugins in lib/anketa/plugins, and share/anketa/{web,surveys,lua}, which
+# belong to the installation and are replaced on every install. The configuration, /etc/anketa/anketa.conf, is written only when
 # absent, so an administrator's file is never overwritten; its paths point at PREFIX, and that
 # is how the installed binary finds its data (the built-in defaults stay those of the source
 # tree, for `make run`). `make uninstall` removes what install put, never the configuration or
@@ -169,6 +169,7 @@ DESTDIR ?=
 BINDIR   = $(PREFIX)/bin
 DATADIR  = $(PREFIX)/share/anketa
 MANDIR   = $(PREFIX)/share/man
+PLUGINDIR = $(PREFIX)/lib/anketa/plugins
 CONFDIR  = /etc/anketa
 DATA_DIRS := web surveys lua
 
@@ -183,6 +184,9 @@ install: build/anketa $(REL_PLUGINS)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DATADIR)
 	install -m 0755 build/anketa $(DESTDIR)$(BINDIR)/anketa
 	install -m 0644 docs/anketa.1 $(DESTDIR)$(MANDIR)/man1/anketa.1
+	rm -rf $(DESTDIR)$(PLUGINDIR)
+	install -d $(DESTDIR)$(PLUGINDIR)
+	install -m 0644 $(REL_PLUGINS) $(DESTDIR)$(PLUGINDIR)/
 	@set -e; for d in $(DATA_DIRS); do \
 	    rm -rf "$(DESTDIR)$(DATADIR)/$$d"; \
 	    [ -d $$d ] || continue; \
@@ -194,7 +198,8 @@ install: build/anketa $(REL_PLUGINS)
 	    echo "kept the existing $(DESTDIR)$(CONFDIR)/anketa.conf"; \
 	else \
 	    install -d $(DESTDIR)$(CONFDIR) && \
-	    sed 's|/usr/share/anketa|$(DATADIR)|g' deploy/anketa.conf \
+	    sed -e 's|/usr/share/anketa|$(DATADIR)|g' -e 's|/usr/lib/anketa|$(PREFIX)/lib/anketa|g' \
+	        deploy/anketa.conf \
 	        > $(DESTDIR)$(CONFDIR)/anketa.conf && \
 	    chmod 0644 $(DESTDIR)$(CONFDIR)/anketa.conf && \
 	    echo "wrote $(DESTDIR)$(CONFDIR)/anketa.conf"; \
@@ -202,8 +207,8 @@ install: build/anketa $(REL_PLUGINS)
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/anketa $(DESTDIR)$(MANDIR)/man1/anketa.1
-	rm -rf $(addprefix $(DESTDIR)$(DATADIR)/,$(DATA_DIRS))
-	@rmdir $(DESTDIR)$(DATADIR) 2>/dev/null || true
+	rm -rf $(addprefix $(DESTDIR)$(DATADIR)/,$(DATA_DIRS)) $(DESTDIR)$(PLUGINDIR)
+	@rmdir $(DESTDIR)$(DATADIR) $(DESTDIR)$(PREFIX)/lib/anketa 2>/dev/null || true
 	@echo "kept $(DESTDIR)$(CONFDIR)/anketa.conf and the database"
 
 DEB_ARCH  = $(shell dpkg --print-architecture)
@@ -217,7 +222,7 @@ deb: build/anketa
 	rm -rf build/deb
 	@$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/$(DEB_STAGE) PREFIX=/usr
 	strip --strip-unneeded --remove-section=.comment --remove-section=.note \
-	    $(DEB_STAGE)/usr/bin/anketa
+	    $(DEB_STAGE)/usr/bin/anketa $(DEB_STAGE)/usr/lib/anketa/plugins/*.so
 	gzip -9n $(DEB_STAGE)/usr/share/man/man1/anketa.1
 	install -D -m 0644 deploy/anketa.service $(DEB_STAGE)/lib/systemd/system/anketa.service
 	install -D -m 0644 deploy/debian/copyright $(DEB_DOC)/copyright
@@ -234,7 +239,8 @@ deb: build/anketa
 	install -m 0755 deploy/debian/postinst deploy/debian/prerm deploy/debian/postrm \
 	    $(DEB_STAGE)/DEBIAN/
 	printf 'Source: anketa\n\nPackage: anketa\nArchitecture: any\n' > build/deb/debian/control
-	cd build/deb && dpkg-shlibdeps -O anketa/usr/bin/anketa > shlibs.substvars
+	cd build/deb && dpkg-shlibdeps -O anketa/usr/bin/anketa anketa/usr/lib/anketa/plugins/*.so \
+	    > shlibs.substvars
 	cd $(DEB_STAGE) && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | sort -z | \
 	    xargs -0 md5sum > DEBIAN/md5sums
 	sed -e 's|@VERSION@|$(VERSION)|' -e 's|@ARCH@|$(DEB_ARCH)|' \

@@ -7,6 +7,7 @@
 #include "err.h"
 #include "log.h"
 #include "plugin.h"
+#include "survey.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@ int cli_plugins_start(const char *cmd, const struct config *cfg, const char *fil
 {
     struct err e = {0};
     plugin_set_options(cfg->plugin_options, cfg->nplugin_options);
+    survey_set_plugin_types(plugin_qtype_find, cfg->plugin_dir);
     struct stat sb;
     if (stat(cfg->plugin_dir, &sb) != 0 && errno == ENOENT) {
         log_msg(LOG_DEBUG, "no plugin directory %s: no plugins", cfg->plugin_dir);

@@ -170,6 +170,14 @@ static int plugin_name_ok(const char *s, size_t max)
     return n >= 1 && n <= max && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_") == n;
 }
 
+/* "x-" then a-z, 0-9 and '-': never a type of the core, whose names have no '-'. */
+static int plugin_qtype_name_ok(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    return n >= 3 && n <= 64 && strncmp(s, "x-", 2) == 0 &&
+           strspn(s + 2, "abcdefghijklmnopqrstuvwxyz0123456789-") == n - 2;
+}
+
 static int plugin_format_ok(const char *s)
 {
     size_t n = s ? strlen(s) : 0;
@@ -205,6 +213,22 @@ static int plugin_check(const char *path, const struct anketa_plugin *d, struct 
         if (export_format_builtin(x->format) || plugin_exporter_find(x->format))
             return err_set(e, path, 0, 0, "plugin %s: the export format %s is already taken",
                            d->name, x->format);
+    }
+    if (d->nqtypes && !d->qtypes)
+        return err_set(e, path, 0, 0, "plugin %s declares question types but gives none", d->name);
+    for (size_t i = 0; i < d->nqtypes; i++) {
+        const struct anketa_qtype *t = &d->qtypes[i];
+        if (!plugin_qtype_name_ok(t->name))
+            return err_set(e, path, 0, 0,
+                           "plugin %s: a question type's name must be x- then a-z, 0-9 and '-' "
+                           "(at most 64 characters)",
+                           d->name);
+        if (!t->check)
+            return err_set(e, path, 0, 0, "plugin %s: question type %s lacks its check", d->name,
+                           t->name);
+        if (plugin_qtype_find(t->name))
+            return err_set(e, path, 0, 0, "plugin %s: the question type %s is already taken",
+                           d->name, t->name);
     }
     for (size_t i = 0; d->options && d->options[i]; i++)
         if (!plugin_name_ok(d->options[i], 32))
@@ -404,6 +428,17 @@ const struct anketa_exporter *plugin_exporter_at(size_t i)
             return &plugin_list[p].d.exporters[i];
         i -= plugin_list[p].d.nexporters;
     }
+    return NULL;
+}
+
+/* ---- Question types ---- */
+
+const struct anketa_qtype *plugin_qtype_find(const char *name)
+{
+    for (size_t i = 0; name && i < plugin_n; i++)
+        for (size_t k = 0; k < plugin_list[i].d.nqtypes; k++)
+            if (strcmp(plugin_list[i].d.qtypes[k].name, name) == 0)
+                return &plugin_list[i].d.qtypes[k];
     return NULL;
 }
 

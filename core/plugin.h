@@ -76,6 +76,11 @@ const struct anketa_exporter *plugin_exporter_find(const char *format);
 /* The i-th exporter of every loaded plugin, in load order, or NULL past the last. */
 const struct anketa_exporter *plugin_exporter_at(size_t i);
 
+/* ---- Question types ---- */
+
+/* The question type called name ("x-dictionary") of a loaded plugin, or NULL. */
+const struct anketa_qtype *plugin_qtype_find(const char *name);
+
 /* ---- Events ---- */
 
 /*

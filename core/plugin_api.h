@@ -132,6 +132,56 @@ struct anketa_request {
     void *host; /* the host's; pass the request back to host functions */
 };
 
+/* ---- Question types: `type: x-<name>` in a questionnaire ---- */
+
+/* One key of the question's `options:` mapping, as written. */
+struct anketa_qtype_option {
+    const char *key;
+    const char *value;
+};
+
+/* One answer the question offers: the value stored and the label shown (both plain text:
+ * the host escapes them). */
+struct anketa_choice {
+    const char *value;
+    const char *label;
+};
+
+/* What a question of the type is given when the questionnaire loads. */
+struct anketa_qtype_question {
+    size_t size;
+    const char *survey_path; /* the questionnaire's file */
+    const char *survey_dir;  /* its directory, for files the options name */
+    const char *id;          /* the question's id */
+    const struct anketa_qtype_option *options;
+    size_t noptions;
+};
+
+/*
+ * A question type. The host renders it as a drop-down list of the choices check gives (its
+ * own template, every text escaped: a plugin writes no HTML into a participant's page), reads
+ * and stores the posted value as the text of the answer, and checks it is one of the choices;
+ * validate may then refuse it further.
+ */
+struct anketa_qtype {
+    const char *name; /* "x-" then [a-z0-9-], at most 64 characters: what `type:` says */
+    /*
+     * At load, in the process that loads the questionnaires (the server's master, `anketa
+     * check`): 0 with *choices (*nchoices of them, which must live until free is called with
+     * *state) and *state; or -1 with err, and *bad the index of the option at fault (or
+     * (size_t)-1 for the question itself): the questionnaire then fails at FILE:LINE:COL.
+     */
+    int (*check)(const struct anketa_qtype_question *q, void **state,
+                 const struct anketa_choice **choices, size_t *nchoices, size_t *bad,
+                 char err[ANKETA_ERR_MAX]);
+    /* Frees what check made, when the questionnaire is freed. NULL: nothing to free. */
+    void (*free)(void *state);
+    /* Per answer, after the host found the value among the choices: 0 to accept, or 1 with
+     * *message_key a key of the host's word catalogue (web/i18n: "error.choice",
+     * "error.constraint") shown beside the question. NULL: every choice is accepted. */
+    int (*validate)(void *state, const char *value, const char **message_key);
+};
+
 /* ---- The host's functions ---- */
 
 struct anketa_host_api {
@@ -186,6 +236,9 @@ struct anketa_plugin {
     /* Answers /api/v1/plugins/<name>/...: 0, or -1 for a 500. Routes are public unless the
      * plugin asks host->account and refuses without one. */
     int (*route)(struct anketa_request *rq);
+    /* Grown after the base: a plugin built before these fields simply has none. */
+    const struct anketa_qtype *qtypes;
+    size_t nqtypes;
 };
 
 /* The base every descriptor has: the fields up to and including route. */

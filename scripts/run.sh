@@ -46,7 +46,8 @@ trap "cleanup; exit 0" INT TERM
 trap cleanup EXIT
 
 "$bin" serve --db "$var/anketa.db" --socket "$var/anketa.sock" --socket-mode 0600 \
-    --surveys surveys --web web --lua lua --region demo --max-body 1m 2>>"$var/anketa.log" &
+    --surveys surveys --web web --lua lua --region demo --max-body 1m \
+    --plugin-dir build/plugins 2>>"$var/anketa.log" &
 anketa_pid=$!
 echo "$anketa_pid" > "$var/anketa.pid"
 for _ in $(seq 100); do [ -S "$var/anketa.sock" ] && break; sleep 0.1; done
