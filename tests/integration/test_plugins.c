@@ -65,8 +65,10 @@ static void plugin_dir_remove(const char *dir)
     assert_int_equal(system(cmd), 0);
 }
 
-/* Answers the short questionnaire as a new participant: the POST's status, token in token. */
-static long answer(struct harness *h, const char *note, char token[23])
+/* Answers the short questionnaire as a new participant: the POST's status, token in token.
+ * extra (may be "") is appended to the body; page (may be NULL) receives the answer's page. */
+static long answer_with(struct harness *h, const char *note, const char *extra, char token[23],
+                        struct http_result *page)
 {
     char path[64], csrf[128], cookie[128], headers[512], body[512];
     struct http_result r;
@@ -78,11 +80,19 @@ static long answer(struct harness *h, const char *note, char token[23])
     http_result_free(&r);
     snprintf(headers, sizeof headers, "Content-Type: application/x-www-form-urlencoded\nCookie: %s",
              cookie);
-    snprintf(body, sizeof body, "csrf=%s&q.club=yes&q.note=%s", csrf, note);
+    snprintf(body, sizeof body, "csrf=%s&q.club=yes&q.note=%s%s", csrf, note, extra);
     assert_int_equal(http_request(h, "POST", path, body, strlen(body), headers, &r), 0);
     long status = r.status;
-    http_result_free(&r);
+    if (page)
+        *page = r;
+    else
+        http_result_free(&r);
     return status;
+}
+
+static long answer(struct harness *h, const char *note, char token[23])
+{
+    return answer_with(h, note, "", token, NULL);
 }
 
 static long stored(struct harness *h, const char *token)
@@ -172,6 +182,38 @@ static void test_shipped_plugins(void **state)
     assert_non_null(strstr(text, "\"answers\":{\"club\":\"yes\"}}\n"));
     free(text);
 
+    /* dictionary: the CSV's rows as a drop-down, escaped; a value not in it is refused with
+     * the answers kept; one in it is stored. */
+    char token3[23], path[64];
+    struct http_result page;
+    assert_int_equal(harness_invite(&h, "short", token3), 0);
+    snprintf(path, sizeof path, "/s/%s", token3);
+    assert_int_equal(http_request(&h, "GET", path, NULL, 0, NULL, &page), 0);
+    assert_int_equal(page.status, 200);
+    assert_non_null(strstr(page.body, "<select id=\"q-employer-input\" name=\"q.employer\""));
+    assert_non_null(
+        strstr(page.body, "<option value=\"sever\">ООО &quot;Север&quot; &amp; сыновья</option>"));
+    assert_non_null(strstr(page.body, "<option value=\"ural\">АО &lt;Урал&gt;</option>"));
+    http_result_free(&page);
+    char token4[23];
+    assert_int_equal(answer_with(&h, "kept", "&q.employer=nope", token4, &page), 422);
+    assert_non_null(strstr(page.body, "id=\"q-employer-error\""));
+    assert_non_null(strstr(page.body, "name=\"q.note\" value=\"kept\""));
+    http_result_free(&page);
+    assert_int_equal(stored(&h, token4), 0);
+    char token5[23];
+    assert_int_equal(answer_with(&h, "", "&q.employer=ural", token5, NULL), 303);
+    assert_int_equal(harness_sql_long(&h,
+                                      "SELECT count(*) FROM answers a JOIN responses r ON r.id = "
+                                      "a.response_id JOIN invitations i ON i.id = r.invitation_id "
+                                      "WHERE i.token = ?1 AND a.question_id = 'employer' AND "
+                                      "a.value = 'ural'",
+                                      token5),
+                     1);
+    text = wait_lines(h.events, 3);
+    assert_non_null(strstr(text, "\"employer\":\"ural\"}}\n"));
+    free(text);
+
     /* template: its route, public, escaping what it echoes. */
     struct http_result r;
     assert_int_equal(
@@ -208,8 +250,9 @@ static void test_bad_plugins_and_failing_hook(void **state)
 {
     (void)state;
     char dir[64];
-    const char *plugins[] = {"test-plugins/wrong_abi.so", "test-plugins/init_fails.so",
-                             "test-plugins/hook_fails.so", "plugins/jsonl.so", NULL};
+    const char *plugins[] = {"test-plugins/wrong_abi.so",  "test-plugins/init_fails.so",
+                             "test-plugins/hook_fails.so", "plugins/jsonl.so",
+                             "plugins/dictionary.so",      NULL};
     plugin_dir(plugins, dir);
     const char *args[] = {"--plugin-dir", dir, NULL};
     struct harness h2;
@@ -236,7 +279,7 @@ static void test_crashing_hook_loses_nothing(void **state)
 {
     (void)state;
     char dir[64];
-    const char *plugins[] = {"test-plugins/hook_crashes.so", NULL};
+    const char *plugins[] = {"test-plugins/hook_crashes.so", "plugins/dictionary.so", NULL};
     plugin_dir(plugins, dir);
     const char *args[] = {"--plugin-dir", dir, NULL};
     struct harness h2;

@@ -10,6 +10,7 @@
 #include "arena.h"
 #include "err.h"
 #include "export.h"
+#include "form.h"
 #include "plugin.h"
 #include "response.h"
 #include "store.h"
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define SHIPPED "build/asan/plugins/"
@@ -337,6 +339,146 @@ static void test_failing_hook(void **state)
     arena_free(ar);
 }
 
+static void write_file(const char *dir, const char *name, const char *text)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static const char dict_survey[] = "id: partners\n"
+                                  "version: 1\n"
+                                  "title: Партнёры\n"
+                                  "questions:\n"
+                                  "  - id: employer\n"
+                                  "    type: x-dictionary\n"
+                                  "    label: Предприятие\n"
+                                  "    required: true\n"
+                                  "    options: {file: partners.csv}\n";
+
+/* Loads dir/partners.yaml: 0 with *s, or -1 with the formatted error in msg. */
+static int load_partners(const char *dir, struct survey **s, char *msg, size_t size)
+{
+    char path[256];
+    struct err e = {0};
+    snprintf(path, sizeof path, "%s/partners.yaml", dir);
+    msg[0] = '\0';
+    int rc = survey_load(path, s, &e);
+    if (rc < 0)
+        err_format(&e, msg, size);
+    return rc;
+}
+
+/* x-dictionary: a drop-down of the CSV's rows; its problems located in both files. */
+static void test_dictionary_type(void **state)
+{
+    (void)state;
+    char dir[128], msg[1024], expected[1024];
+    snprintf(dir, sizeof dir, "%s/dict", tmpdir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    write_file(dir, "partners.yaml", dict_survey);
+    write_file(dir, "partners.csv",
+               "\xEF\xBB\xBFvalue;label;inn\n"
+               "sever;ООО \"Север\";7700000001\n"
+               "\n"
+               "ural;\"АО \"\"Урал\"\"; цех 2\";7700000002\r\n");
+    struct survey *sv = NULL;
+
+    /* Without the plugin, the type is unknown, and the message says where plugins come from. */
+    survey_set_plugin_types(plugin_qtype_find, "/usr/lib/anketa/plugins");
+    assert_int_equal(load_partners(dir, &sv, msg, sizeof msg), -1);
+    snprintf(expected, sizeof expected,
+             "%s/partners.yaml:6:11: question \"employer\": type \"x-dictionary\" is a plugin's, "
+             "and no loaded plugin provides it (the plugins are loaded from "
+             "/usr/lib/anketa/plugins: plugin_dir, --plugin-dir)",
+             dir);
+    assert_string_equal(msg, expected);
+
+    struct err e = {0};
+    assert_int_equal(plugin_load(SHIPPED "dictionary.so", &e), 0);
+    assert_int_equal(load_partners(dir, &sv, msg, sizeof msg), 0);
+    const struct question *q = survey_question(sv, "employer");
+    assert_non_null(q);
+    assert_int_equal(q->type, Q_CHOICE);
+    assert_true(q->dropdown);
+    assert_non_null(q->xtype);
+    assert_int_equal(q->nchoices, 2);
+    assert_string_equal(q->choices[0].value, "sever");
+    assert_string_equal(q->choices[0].label.ru, "ООО \"Север\"");
+    assert_string_equal(q->choices[1].value, "ural");
+    assert_string_equal(q->choices[1].label.ru, "АО \"Урал\"; цех 2");
+    survey_free(sv);
+
+    const struct {
+        const char *csv, *error;
+    } bad[] = {
+        {"code;name\na;b\n", "partners.csv:1: the first row must name the columns value and label"},
+        {"value,label\na,b\nc\n", "partners.csv:3: expected 2 fields separated by ',', found 1"},
+        {"value;label\na;b\na;c\n", "partners.csv:3: a value given twice: \"a\""},
+        {"value;label\n\"a;b\n", "partners.csv:2: a quoted field is not closed on its line"},
+        {"value;label\n;b\n", "partners.csv:2: a row needs a value and a label"},
+        {"value;label\na;\xff\n", "partners.csv:2: is not UTF-8 text"},
+        {"value;label\n", "partners.csv: has no rows below its first"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        write_file(dir, "partners.csv", bad[i].csv);
+        assert_int_equal(load_partners(dir, &sv, msg, sizeof msg), -1);
+        snprintf(expected, sizeof expected, "partners.yaml:9:21: x-dictionary \"employer\": %s/%s",
+                 dir, bad[i].error);
+        if (!strstr(msg, expected))
+            fail_msg("expected \"%s\" in \"%s\"", expected, msg);
+    }
+    write_file(dir, "partners.yaml",
+               "id: partners\nversion: 1\ntitle: П\nquestions:\n  - id: employer\n"
+               "    type: x-dictionary\n    label: П\n    options: {file: ../etc/passwd}\n");
+    assert_int_equal(load_partners(dir, &sv, msg, sizeof msg), -1);
+    assert_non_null(strstr(msg, "partners.yaml:8:21: x-dictionary \"employer\": \"../etc/passwd\": "
+                                "give the name of a file beside the questionnaire, not a path"));
+    write_file(dir, "partners.yaml",
+               "id: partners\nversion: 1\ntitle: П\nquestions:\n  - id: employer\n"
+               "    type: x-dictionary\n    label: П\n    choices: [a]\n");
+    assert_int_equal(load_partners(dir, &sv, msg, sizeof msg), -1);
+    assert_non_null(strstr(msg, "key \"choices\" does not apply to type \"x-dictionary\""));
+    survey_set_plugin_types(NULL, NULL);
+}
+
+/* A plugin's validate refuses a listed value with its own message key; the rest is stored. */
+static void test_qtype_validate(void **state)
+{
+    (void)state;
+    static const char text[] = "id: even\nversion: 1\ntitle: Чётное\nquestions:\n"
+                               "  - {id: n, type: x-even, label: Число, required: true}\n";
+    struct err e = {0};
+    struct survey *sv = NULL;
+    survey_set_plugin_types(plugin_qtype_find, TESTING);
+    assert_int_equal(plugin_load(TESTING "qtype_even.so", &e), 0);
+    assert_int_equal(survey_load_mem("even.yaml", text, strlen(text), &sv, &e), 0);
+    struct arena *a = arena_new();
+    assert_non_null(a);
+    const char *posted[] = {"3", "4", "5"},
+               *expected[] = {"error.constraint", NULL, "error.choice"};
+    for (size_t i = 0; i < 3; i++) {
+        struct form_field field = {"q.n", posted[i], 1};
+        struct form f = {&field, 1};
+        struct response r;
+        assert_int_equal(response_from_form(a, sv, &f, &r), 0);
+        if (expected[i]) {
+            assert_int_equal(r.nerrors, 1);
+            assert_string_equal(r.errors[0], expected[i]);
+        } else {
+            assert_int_equal(r.nerrors, 0);
+            assert_int_equal(r.nanswers, 1);
+            assert_string_equal(r.answers[0].value, "4");
+        }
+    }
+    arena_free(a);
+    survey_free(sv);
+    survey_set_plugin_types(NULL, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -353,6 +495,8 @@ int main(void)
         cmocka_unit_test_teardown(test_jsonl_events, unload),
         cmocka_unit_test_teardown(test_jsonl_needs_a_path, unload),
         cmocka_unit_test_teardown(test_failing_hook, unload),
+        cmocka_unit_test_teardown(test_dictionary_type, unload),
+        cmocka_unit_test_teardown(test_qtype_validate, unload),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
