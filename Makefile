@@ -65,7 +65,8 @@ build/asan/anketa: $(ASAN_OBJ) build/asan/core/main.o
 .SECONDEXPANSION:
 build/plugins/%.so: $$(wildcard plugins/$$*/*.c plugins/$$*/*.h) core/plugin_api.h
 	@mkdir -p $(dir $@)
-	$(CC) $(PLUGIN_CFLAGS) $(RELEASE_CFLAGS) -shared -o $@ $(filter %.c,$^) $(PLUGIN_LIBS_$*)
+	$(CC) $(PLUGIN_CFLAGS) $(RELEASE_CFLAGS) -shared -Wl,-z,relro,-z,now -o $@ $(filter %.c,$^) \
+	    $(PLUGIN_LIBS_$*)
 
 build/asan/plugins/%.so: $$(wildcard plugins/$$*/*.c plugins/$$*/*.h) core/plugin_api.h
 	@mkdir -p $(dir $@)
