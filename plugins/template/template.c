@@ -3,8 +3,10 @@
  * the ten-minute tutorial). It answers one route and logs the events it hears of.
  *
  *   GET /api/v1/plugins/template/hello?name=Ivan  ->  {"hello":"Ivan","responses":N}
+ *   GET /api/v1/plugins/template/whoami           ->  {"login":"cur1"}, or 401
  *
- * where N counts the responses this worker process has seen stored since it started.
+ * where N counts the responses this worker process has seen stored since it started. Routes
+ * are public: whoami shows how one is kept to signed-in staff.
  * Option (anketa.conf): plugin.template.greeting = hello   (the JSON key; default "hello")
  */
 #include "plugin_api.h"
@@ -19,7 +21,7 @@ static long responses;
 static int template_init(const struct anketa_host_api *h, char err[ANKETA_ERR_MAX])
 {
     /* A host older than this plugin lacks the functions added after its own: check. */
-    if (!ANKETA_HOST_HAS(h, write_json_string)) {
+    if (!ANKETA_HOST_HAS(h, account)) {
         snprintf(err, ANKETA_ERR_MAX, "this anketa is too old for the template plugin");
         return -1;
     }
@@ -60,28 +62,51 @@ static const char *template_param(const char *query, const char *name, char *out
     return NULL;
 }
 
+/* Appends constant text (never a value from outside: see host->write_json_string). */
+static void template_puts(struct anketa_request *rq, const char *s)
+{
+    host->write(rq, s, strlen(s));
+}
+
+/* A route for staff only: the host knows who is signed in on the request. */
+static int template_whoami(struct anketa_request *rq)
+{
+    const char *login = host->account(rq);
+    if (!login) {
+        host->status(rq, 401, NULL);
+        template_puts(rq, "{\"error\":\"sign in first\"}\n");
+        return 0;
+    }
+    template_puts(rq, "{\"login\":");
+    host->write_json_string(rq, login);
+    template_puts(rq, "}\n");
+    return 0;
+}
+
 static int template_route(struct anketa_request *rq)
 {
+    if (strcmp(rq->rest, "whoami") == 0)
+        return template_whoami(rq);
     if (strcmp(rq->rest, "hello") != 0) {
         host->status(rq, 404, NULL);
-        host->write(rq, "{\"error\":\"no such route\"}\n", 26);
+        template_puts(rq, "{\"error\":\"no such route\"}\n");
         return 0;
     }
     if (strcmp(rq->method, "GET") != 0) {
         host->status(rq, 405, NULL);
-        host->write(rq, "{\"error\":\"GET only\"}\n", 21);
+        template_puts(rq, "{\"error\":\"GET only\"}\n");
         return 0;
     }
     char name[128], count[32];
     const char *key = host->option("template", "greeting");
-    host->write(rq, "{", 1);
+    template_puts(rq, "{");
     /* Every value from outside goes through the host's escaping: never write it raw. */
     host->write_json_string(rq, key ? key : "hello");
-    host->write(rq, ":", 1);
+    template_puts(rq, ":");
     host->write_json_string(rq,
                             template_param(rq->query, "name", name, sizeof name) ? name : "world");
     snprintf(count, sizeof count, ",\"responses\":%ld}\n", responses);
-    host->write(rq, count, strlen(count));
+    template_puts(rq, count);
     return 0;
 }
 
