@@ -214,6 +214,24 @@ static void test_shipped_plugins(void **state)
     assert_non_null(strstr(text, "\"employer\":\"ural\"}}\n"));
     free(text);
 
+    /* The command line tells the plugins of the campaigns it opens and closes. */
+    char cmd[4096], out[4096];
+    const char *verbs[] = {"open cx --survey short --org t-region --period 2026/27 --wave none "
+                           "--opens 2026-01-01 --closes 2099-01-01",
+                           "close cx"};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(cmd, sizeof cmd,
+                 "cd %s && %s campaign %s --db %s --config %s/plugins.conf --plugin-dir "
+                 "%s/build/asan/plugins",
+                 h.root, getenv("ANKETA_BIN"), verbs[i], h.db, h.dir, h.root);
+        if (harness_run(cmd, out, sizeof out) != 0)
+            fail_msg("%s:\n%s", cmd, out);
+    }
+    text = wait_lines(h.events, 5);
+    assert_non_null(strstr(text, "{\"event\":\"campaign.opened\""));
+    assert_non_null(strstr(text, "\"campaign\":\"cx\"}\n{\"event\":\"campaign.closed\""));
+    free(text);
+
     /* template: its route, public, escaping what it echoes. */
     struct http_result r;
     assert_int_equal(
