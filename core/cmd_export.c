@@ -20,12 +20,13 @@
 #include <unistd.h>
 
 static const char export_usage[] =
-    "usage: anketa export responses|participants|indicators --org CODE --format FORMAT\n"
+    "usage: anketa export responses|participants|indicators|federal --org CODE --format FORMAT\n"
     "                     [--survey ID] [--period P] [--region NAME] [--out FILE]\n"
     "                     [--identified] [--db PATH] [--surveys DIR]\n"
     "                     [--config FILE] [--plugin-dir DIR]\n"
     "Writes a table of the organisation CODE and everything below it: the responses (one row\n"
-    "each, one column per question), the participants, or the indicator values of a region.\n"
+    "each, one column per question), the participants, the indicator values of a region, or\n"
+    "the count of participants by form, role and age band for federal statistics.\n"
     "Participants appear under stable pseudonyms unless --identified is given. Every export\n"
     "is recorded in the audit log. Columns and formats: docs/exports.md.\n"
     "  --org CODE      the organisation, municipality or region (required)\n"
@@ -36,6 +37,7 @@ static const char export_usage[] =
     "  --period P      a school year such as 2026/27 (or 2026/27-H1, 2026/27-Q3): responses\n"
     "                  submitted in it; participants in its programmes or pairs\n"
     "  --region NAME   indicators: the region's folder under lua/regions (with --period)\n"
+    "                  federal: --period is required and is a school year\n"
     "  --out FILE      write FILE (readable by its owner only) instead of standard output\n"
     "  --identified    participants' codes and names instead of pseudonyms\n"
     "  --db PATH       the database (default var/anketa.db)\n"

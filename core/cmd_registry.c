@@ -99,6 +99,12 @@ int cmd_import(int argc, char **argv)
     if (errs.dropped)
         fprintf(stderr, "anketa import: ... and %zu more problems\n", errs.dropped);
     if (rc == 0) {
+        char action[48], detail[96];
+        snprintf(action, sizeof action, "import.%s", argv[optind]);
+        snprintf(detail, sizeof detail, "rows=%ld changed=%ld", res.rows, res.changed);
+        struct err ae = {0};
+        if (store_audit(st, 0, action, path, detail, &ae) != STORE_OK)
+            cli_print_err("import", &ae);
         printf("anketa import: %s: %ld rows (%s, '%s'): %ld added or changed, %ld unchanged\n",
                path, res.rows, res.encoding,
                res.delimiter == '\t' ? "\\t" : (char[]){res.delimiter, 0}, res.changed,
@@ -236,6 +242,9 @@ int cmd_campaign(int argc, char **argv)
             rc = 1;
         long invited, no_consent;
         if (rc == 0 && store_campaign_open(st, rec.code, &invited, &no_consent, &e) == STORE_OK) {
+            char detail[64];
+            snprintf(detail, sizeof detail, "invited=%ld", invited);
+            store_audit(st, 0, "campaign.open", rec.code, detail, &e);
             printf("anketa campaign: %s is open: %ld new invitation%s\n", rec.code, invited,
                    invited == 1 ? "" : "s");
             if (no_consent)
@@ -247,7 +256,10 @@ int cmd_campaign(int argc, char **argv)
             rc = 1;
         }
     } else if (strcmp(verb, "close") == 0) {
-        rc = store_campaign_close(st, rec.code, &e) == STORE_OK ? 0 : 1;
+        rc = store_campaign_close(st, rec.code, &e) == STORE_OK &&
+                     store_audit(st, 0, "campaign.close", rec.code, NULL, &e) == STORE_OK
+                 ? 0
+                 : 1;
         if (!rc) {
             printf("anketa campaign: %s is closed: its links now say so\n", rec.code);
             plugin_campaign_changed(rec.code, 0);
@@ -444,7 +456,14 @@ int cmd_revoke(int argc, char **argv)
     if (!st)
         return 1;
     struct err e = {0};
-    int rc = store_revoke_invitation(st, argv[optind], &e) == STORE_OK ? 0 : 1;
+    /* The audit log names the invitation by the start of its token only: the whole token
+     * would open the questionnaire. */
+    char prefix[12];
+    snprintf(prefix, sizeof prefix, "%.6s...", argv[optind]);
+    int rc = store_revoke_invitation(st, argv[optind], &e) == STORE_OK &&
+                     store_audit(st, 0, "campaign.revoke", prefix, NULL, &e) == STORE_OK
+                 ? 0
+                 : 1;
     if (rc)
         cli_print_err("revoke", &e);
     else
@@ -484,6 +503,12 @@ int cmd_participant(int argc, char **argv)
     struct err e = {0};
     long responses;
     int rc = store_erase_participant(st, argv[optind + 1], &responses, &e) == STORE_OK ? 0 : 1;
+    if (!rc) {
+        /* That an erasure happened, not whom it erased: the code would outlive the person. */
+        char detail[48];
+        snprintf(detail, sizeof detail, "responses=%ld", responses);
+        rc = store_audit(st, 0, "participant.erase", NULL, detail, &e) == STORE_OK ? 0 : 1;
+    }
     if (rc)
         cli_print_err("participant", &e);
     else

@@ -10,6 +10,7 @@
 #include "err.h"
 #include "plugin.h"
 #include "registry.h"
+#include "report.h"
 #include "store.h"
 #include "survey.h"
 
@@ -108,6 +109,7 @@ static const char *const export_tables[] = {
     [EXPORT_RESPONSES] = "responses",
     [EXPORT_PARTICIPANTS] = "participants",
     [EXPORT_INDICATORS] = "indicators",
+    [EXPORT_FEDERAL] = "federal",
 };
 
 #define EXPORT_NTABLES (sizeof export_tables / sizeof export_tables[0])
@@ -1015,6 +1017,38 @@ static int export_indicator_rows(struct export_ctx *c, struct store *st,
     return EXPORT_OK;
 }
 
+static const struct export_column export_federal_cols[] = {
+    {"school_year", EXPORT_COL_TEXT}, {"org_code", EXPORT_COL_TEXT}, {"form", EXPORT_COL_TEXT},
+    {"role", EXPORT_COL_TEXT},        {"age_band", EXPORT_COL_TEXT}, {"count", EXPORT_COL_NUMBER},
+};
+
+#define EXP_F_COUNT (sizeof export_federal_cols / sizeof export_federal_cols[0])
+
+/* The federal table in long form: a row for every form, role and age band, zeros included,
+ * so that a sum over any column is the table's total. */
+static int export_federal_rows(struct export_ctx *c, struct store *st,
+                               const struct export_request *rq, int year, struct err *e)
+{
+    struct report_federal f;
+    if (report_federal(st, c->a, rq->org_code, year, &f, e) < 0)
+        return EXPORT_ERROR;
+    for (size_t i = 0; i < f.n; i++) {
+        for (int b = 0; b < REPORT_NBANDS; b++) {
+            struct export_value row[EXP_F_COUNT] = {
+                {.text = rq->period},
+                {.text = rq->org_code},
+                {.text = f.rows[i].form},
+                {.text = f.rows[i].role},
+                {.text = report_band_name((enum report_band)b)},
+                {.num = (double)f.rows[i].bands[b], .has_num = 1},
+            };
+            if (export_writer_row(c->w, row, e) < 0)
+                return EXPORT_ERROR;
+        }
+    }
+    return EXPORT_OK;
+}
+
 /* Checks the request and fills the scope; EXPORT_INVALID says what is wrong with it. */
 static int export_check(struct store *st, const struct survey_set *surveys,
                         const struct export_request *rq, struct period *p,
@@ -1045,6 +1079,10 @@ static int export_check(struct store *st, const struct survey_set *surveys,
     }
     if (rq->table == EXPORT_INDICATORS && (!rq->region || !*rq->region || !rq->period)) {
         err_set(e, NULL, 0, 0, "indicator values need a region (--region) and a period (--period)");
+        return EXPORT_INVALID;
+    }
+    if (rq->table == EXPORT_FEDERAL && (!rq->period || p->kind != 'Y')) {
+        err_set(e, NULL, 0, 0, "the federal table needs a school year (--period 2026/27)");
         return EXPORT_INVALID;
     }
     if (rq->table == EXPORT_RESPONSES && rq->survey_id &&
@@ -1089,7 +1127,8 @@ int export_run(struct store *st, const struct survey_set *surveys, const struct 
     struct export_ctx c = {.identified = rq->identified, .e = e};
     if (!(c.a = arena_new()))
         return err_set(e, NULL, 0, 0, "export: out of memory");
-    if (rq->table != EXPORT_INDICATORS && !rq->identified) {
+    int counts = rq->table == EXPORT_INDICATORS || rq->table == EXPORT_FEDERAL;
+    if (!counts && !rq->identified) {
         unsigned char key[32];
         int got = store_secret(st, key, e);
         if (got == STORE_OK)
@@ -1111,8 +1150,11 @@ int export_run(struct store *st, const struct survey_set *surveys, const struct 
     if (rq->table == EXPORT_INDICATORS) {
         cols = export_indicator_cols;
         ncols = EXP_I_COUNT;
+    } else if (rq->table == EXPORT_FEDERAL) {
+        cols = export_federal_cols;
+        ncols = EXP_F_COUNT;
     }
-    if (rq->table != EXPORT_INDICATORS && !(c.vals = arena_calloc(c.a, ncols, sizeof *c.vals))) {
+    if (!counts && !(c.vals = arena_calloc(c.a, ncols, sizeof *c.vals))) {
         rc = err_set(e, NULL, 0, 0, "export: out of memory");
         goto done;
     }
@@ -1130,6 +1172,8 @@ int export_run(struct store *st, const struct survey_set *surveys, const struct 
         walk = store_export_responses(st, &sc, export_response_row, &c, e);
     else if (rq->table == EXPORT_PARTICIPANTS)
         walk = store_export_participants(st, &sc, export_participant_row, &c, e);
+    else if (rq->table == EXPORT_FEDERAL)
+        walk = export_federal_rows(&c, st, rq, p.year, e);
     else
         walk = export_indicator_rows(&c, st, rq, e);
     if (walk != STORE_OK || c.failed || export_writer_finish(c.w, e) < 0)

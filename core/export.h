@@ -129,9 +129,10 @@ enum export_table {
     EXPORT_RESPONSES,
     EXPORT_PARTICIPANTS,
     EXPORT_INDICATORS,
+    EXPORT_FEDERAL, /* participant counts by form, role and age band (report.h) */
 };
 
-/* "responses", "participants", "indicators": 0, or -1. */
+/* "responses", "participants", "indicators", "federal": 0, or -1. */
 int export_table_parse(const char *name, enum export_table *out);
 const char *export_table_name(enum export_table t);
 
@@ -142,7 +143,7 @@ struct export_request {
                               caller's check: account_can_see) */
     const char *survey_id; /* NULL: every survey */
     const char *period;    /* NULL: any time; a period code such as 2026/27 or 2026/27-H1;
-                              required for indicators */
+                              required for indicators, and a school year for federal */
     const char *region;    /* indicators: the region's folder name under lua/regions */
     int identified;        /* participants' codes (and names) instead of pseudonyms */
     int64_t user_id;       /* who asked, for the audit log; 0: the command line */

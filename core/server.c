@@ -189,11 +189,12 @@ static int server_read_request(FCGX_Request *fr, struct arena *a, size_t max_bod
     q->content_type = server_param(fr, a, "CONTENT_TYPE");
     q->cookie = server_param(fr, a, "HTTP_COOKIE");
     q->accept_language = server_param(fr, a, "HTTP_ACCEPT_LANGUAGE");
+    q->authorization = server_param(fr, a, "HTTP_AUTHORIZATION");
     q->request_id = server_param(fr, a, "REQUEST_ID");
     const char *https = server_param(fr, a, "HTTPS");
     const char *length = server_param(fr, a, "CONTENT_LENGTH");
     if (!q->method || !q->path || !q->query || !q->content_type || !q->cookie ||
-        !q->accept_language || !q->request_id || !https || !length)
+        !q->accept_language || !q->authorization || !q->request_id || !https || !length)
         return 500;
     if (!q->request_id[0]) {
         q->request_id = arena_printf(a, "%d-%lu", (int)getpid(), seq);
@@ -513,6 +514,14 @@ static long server_indicators(struct server_master *m)
     long long serial = 0;
     if (indicator_reload_if_changed(m->defs.indicators, &edited, &e) < 0)
         server_ind_log("reloading the scripts", &e);
+    if (edited) {
+        /* Script changes are for the audit log: which region, which version of its files. */
+        char detail[32];
+        snprintf(detail, sizeof detail, "hash=%.16s", indicator_set_hash(m->defs.indicators));
+        if (store_audit(m->watch, 0, "scripts.reload", indicator_set_region(m->defs.indicators),
+                        detail, &e) != STORE_OK)
+            server_ind_log("writing the audit log", &e);
+    }
     if (store_data_serial(m->watch, &serial, &e) != STORE_OK) {
         server_ind_log("reading the data serial", &e);
         return m->cfg.indicators_every;

@@ -70,7 +70,9 @@ static const char *const store_campaign_sql[SC_COUNT] = {
     [SC_GET] = (SC_COLUMNS "WHERE c.code = ?1"),
     [SC_LIST] = (SC_COLUMNS "ORDER BY c.id DESC"),
     [SC_STATUS] = "UPDATE campaigns SET status = ?2 WHERE code = ?1",
-    /* Targeted participants not yet invited: (id, consent recorded). */
+    /* Targeted participants not yet invited: (id, consent recorded). A participant of a
+     * programme is targeted only by the campaigns of its school year (or of a year it has a
+     * pair in): last year's mentees are not asked about this year's programme. */
     [SC_TARGETS] = (SC_SUBTREE(1) "SELECT p.id, p.consent_date IS NOT NULL "
                                   "FROM campaigns c, participants p "
                                   "WHERE c.code = ?2 AND p.org_id IN sub "
@@ -78,6 +80,11 @@ static const char *const store_campaign_sql[SC_COUNT] = {
                                   "AND (c.form IS NULL OR EXISTS (SELECT 1 FROM programmes g "
                                   "WHERE g.form = c.form AND (g.id = p.programme_id OR g.id IN "
                                   "(SELECT programme_id FROM pairs WHERE mentor_id = p.id "
+                                  "OR mentee_id = p.id)))) "
+                                  "AND (p.programme_id IS NULL OR EXISTS (SELECT 1 FROM "
+                                  "programmes g WHERE g.year = CAST(substr(c.period, 1, 4) AS "
+                                  "INTEGER) AND (g.id = p.programme_id OR g.id IN (SELECT "
+                                  "programme_id FROM pairs WHERE mentor_id = p.id "
                                   "OR mentee_id = p.id)))) "
                                   "AND NOT EXISTS (SELECT 1 FROM invitations i "
                                   "WHERE i.campaign_id = c.id AND i.participant_id = p.id) "

@@ -121,6 +121,10 @@ static void test_edited_script_is_picked_up(void **state)
     assert_true(wait_count("SELECT count(*) FROM indicator_values WHERE indicator = 'b_loop' "
                            "AND error IS NULL AND value = 42",
                            NULL, 1) >= 1);
+    /* The change of scripts is in the audit log, with the region's name. */
+    assert_true(wait_count("SELECT count(*) FROM audit WHERE action = 'scripts.reload' "
+                           "AND object = ?1",
+                           "t", 1) >= 1);
 }
 
 static void test_clean_shutdown(void **state)

@@ -376,6 +376,40 @@ static void fx_people(struct fx *f)
     err_list_free(&errs);
 }
 
+/* A campaign of another school year does not ask this year's programme participants. */
+static void test_campaign_targets_its_year(void **state)
+{
+    struct fx *f = *state;
+    fx_people(f);
+    struct err e = {0};
+    struct campaign_rec c = {.code = "old",
+                             .survey_id = "mentee-final",
+                             .org_code = "r",
+                             .period = "2025/26-H2",
+                             .wave = "final",
+                             .role = "mentee",
+                             .opens = "2020-01-01",
+                             .closes = "2099-12-31"};
+    assert_int_equal(store_put_campaign(f->st, &c, &e), STORE_OK);
+    long invited, no_consent;
+    assert_int_equal(store_campaign_open(f->st, "old", &invited, &no_consent, &e), STORE_OK);
+    long in_programmes = fx_count(f, "SELECT count(*) FROM participants WHERE role = 'mentee' "
+                                     "AND programme_id IS NOT NULL AND consent_date IS NOT NULL");
+    long without = fx_count(f, "SELECT count(*) FROM participants WHERE role = 'mentee' "
+                               "AND programme_id IS NULL AND consent_date IS NOT NULL");
+    assert_true(in_programmes > 0);
+    assert_int_equal(invited, without);
+    assert_int_equal(fx_count(f, "SELECT count(*) FROM invitations i JOIN participants p ON "
+                                 "p.id = i.participant_id WHERE p.programme_id IS NOT NULL"),
+                     0);
+    /* The same campaign in the programmes' own year invites them. */
+    c.code = "now";
+    c.period = "2026/27-H2";
+    assert_int_equal(store_put_campaign(f->st, &c, &e), STORE_OK);
+    assert_int_equal(store_campaign_open(f->st, "now", &invited, &no_consent, &e), STORE_OK);
+    assert_int_equal(invited, in_programmes + without);
+}
+
 static void test_campaigns(void **state)
 {
     struct fx *f = *state;
@@ -501,6 +535,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_mentor_limit, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_figures, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_campaigns, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_campaign_targets_its_year, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_erase, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_import_100k, fx_setup, fx_teardown),
     };
