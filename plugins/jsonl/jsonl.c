@@ -7,9 +7,11 @@
  *   plugin.jsonl.path  = /var/lib/anketa/events.jsonl   (required; created 0600)
  *   plugin.jsonl.fsync = every | none                   (default every)
  *
- * The file is opened once, in init, with O_APPEND; the workers inherit the descriptor. Each
- * line is built whole and written with one write(2): with O_APPEND the kernel puts it at the
- * end of the file in one piece, so lines of several workers never interleave. With
+ * init only checks the options: the file is opened (O_APPEND, created 0600) by the first event
+ * of each process, so a command that loads the plugins without events (export, check,
+ * doctor) leaves no file behind. Each line is built whole and written with one write(2):
+ * with O_APPEND the kernel puts it at the end of the file in one piece, so lines of several
+ * workers never interleave. With
  * fsync = every, fdatasync follows each line: a line that was written survives a power cut.
  * With none, the kernel writes when it likes (faster; the last lines may be lost on a power
  * cut, never on a crash of anketa). The response itself is committed before any line is
@@ -28,6 +30,7 @@
 
 static int jsonl_fd = -1;
 static int jsonl_sync = 1;
+static char jsonl_path[4096];
 
 /* A line being built; failed once memory ran out. */
 struct jsonl_line {
@@ -135,7 +138,12 @@ static int jsonl_end(struct jsonl_line *l, char err[ANKETA_ERR_MAX])
 {
     jsonl_puts(l, "}\n");
     int rc = 0;
-    if (l->failed) {
+    if (jsonl_fd < 0)
+        jsonl_fd = open(jsonl_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (jsonl_fd < 0) {
+        snprintf(err, ANKETA_ERR_MAX, "%.200s: %s", jsonl_path, strerror(errno));
+        rc = -1;
+    } else if (l->failed) {
         snprintf(err, ANKETA_ERR_MAX, "out of memory");
         rc = -1;
     } else {
@@ -157,7 +165,7 @@ static int jsonl_init(const struct anketa_host_api *host, char err[ANKETA_ERR_MA
 {
     const char *path = host->option("jsonl", "path");
     const char *sync = host->option("jsonl", "fsync");
-    if (!path || path[0] != '/') {
+    if (!path || path[0] != '/' || strlen(path) >= sizeof jsonl_path) {
         snprintf(err, ANKETA_ERR_MAX,
                  "set plugin.jsonl.path to the absolute path of the file to append to");
         return -1;
@@ -167,11 +175,7 @@ static int jsonl_init(const struct anketa_host_api *host, char err[ANKETA_ERR_MA
         return -1;
     }
     jsonl_sync = !sync || strcmp(sync, "every") == 0;
-    jsonl_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    if (jsonl_fd < 0) {
-        snprintf(err, ANKETA_ERR_MAX, "%s: %s", path, strerror(errno));
-        return -1;
-    }
+    memcpy(jsonl_path, path, strlen(path) + 1);
     return 0;
 }
 

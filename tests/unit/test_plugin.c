@@ -274,9 +274,10 @@ static void test_jsonl_events(void **state)
     struct invitation inv = {.id = 42};
     struct arena *ar = arena_new();
     assert_non_null(ar);
-    /* Queued, not written: the hooks run once the participant has been answered. */
+    /* Queued, not written: the hooks run once the participant has been answered. The file
+     * itself is made by the first event, not by loading the plugin. */
     assert_int_equal(plugin_defer_response_stored(ar, &inv, &r), 0);
-    assert_int_equal(count_lines(path, last, sizeof last), 0);
+    assert_int_equal(count_lines(path, last, sizeof last), -1);
     plugin_run_deferred();
     assert_int_equal(count_lines(path, last, sizeof last), 1);
     assert_non_null(strstr(last, "{\"event\":\"response.stored\",\"at\":\""));
