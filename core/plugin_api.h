@@ -202,7 +202,8 @@ struct anketa_host_api {
     void (*write_html)(struct anketa_request *rq, const char *s);
     /* Routes: appends s as a JSON string with its quotes (escaped, invalid UTF-8 replaced). */
     void (*write_json_string)(struct anketa_request *rq, const char *s);
-    /* Routes: the login of the staff member signed in on this request, or NULL. */
+    /* Routes: the login of the staff member signed in on this request (its session cookie
+     * or bearer token), or NULL. */
     const char *(*account)(struct anketa_request *rq);
 };
 
@@ -217,8 +218,8 @@ struct anketa_plugin {
     size_t struct_size; /* sizeof(struct anketa_plugin) */
     const char *name;   /* [a-z0-9_]{1,32}: options, routes and logs use it */
     const char *version;
-    /* Called once when loaded (in the server's master, before workers fork): 0, or -1 with
-     * a message in err to be skipped. NULL: nothing to do. */
+    /* Called once when loaded (in the server's master, before workers fork; in a command that
+     * loads plugins): 0, or -1 with a message in err to be skipped. NULL: nothing to do. */
     int (*init)(const struct anketa_host_api *host, char err[ANKETA_ERR_MAX]);
     /* Called once in every process that leaves normally (the master and each worker, which
      * inherit the plugin's state by fork): release what this process holds. NULL: nothing. */

@@ -95,6 +95,16 @@ static void test_small_descriptor_refused(void **state)
                       "refused: its descriptor has 16 bytes, fewer than");
 }
 
+/* A descriptor of an older header: loaded, and nothing past its struct_size is read. */
+static void test_older_descriptor(void **state)
+{
+    (void)state;
+    struct err e = {0};
+    assert_int_equal(plugin_load(TESTING "old_layout.so", &e), 0);
+    assert_string_equal(plugin_name(0), "old_layout");
+    assert_null(plugin_qtype_find("x-old"));
+}
+
 static void test_failing_init_skipped(void **state)
 {
     (void)state;
@@ -486,6 +496,7 @@ int main(void)
         cmocka_unit_test_teardown(test_good_plugin, unload),
         cmocka_unit_test_teardown(test_wrong_abi_refused, unload),
         cmocka_unit_test_teardown(test_small_descriptor_refused, unload),
+        cmocka_unit_test_teardown(test_older_descriptor, unload),
         cmocka_unit_test_teardown(test_failing_init_skipped, unload),
         cmocka_unit_test_teardown(test_missing_entry, unload),
         cmocka_unit_test_teardown(test_not_a_shared_object, unload),
