@@ -87,6 +87,25 @@ static long wait_count(const char *sql, const char *param, long want)
     return v;
 }
 
+/* Waits (up to 30 s) until the jsonl plugin's file holds needle; whether it does. */
+static int wait_event(const char *needle)
+{
+    for (int i = 0; i < 600; i++) {
+        FILE *f = fopen(h.events, "r");
+        char line[4096];
+        int found = 0;
+        while (f && !found && fgets(line, sizeof line, f))
+            found = strstr(line, needle) != NULL;
+        if (f)
+            fclose(f);
+        if (found)
+            return 1;
+        struct timespec nap = {0, 50 * 1000 * 1000};
+        nanosleep(&nap, NULL);
+    }
+    return 0;
+}
+
 static void test_hostile_scripts_fail_alone(void **state)
 {
     (void)state;
@@ -103,6 +122,10 @@ static void test_hostile_scripts_fail_alone(void **state)
     assert_true(wait_count("SELECT count(*) FROM indicator_values WHERE indicator = 'c_bomb' "
                            "AND error IS NOT NULL",
                            NULL, 1) >= 1);
+    /* The master told the plugins, saying that some indicators failed. */
+    assert_true(wait_event("\"event\":\"indicators.computed\""));
+    assert_true(wait_event("\"region\":\"t\",\"period\":\"20"));
+    assert_true(wait_event("\"failed\":true}"));
     /* And the server answered throughout. */
     struct http_result r;
     assert_int_equal(http_request(&h, "GET", "/healthz", NULL, 0, NULL, &r), 0);
