@@ -150,6 +150,19 @@ static void test_edited_script_is_picked_up(void **state)
                            "t", 1) >= 1);
 }
 
+/* `anketa indicators run` tells the plugins too, once the values are stored. */
+static void test_cli_run_tells_plugins(void **state)
+{
+    (void)state;
+    char cmd[4096], out[8192];
+    snprintf(cmd, sizeof cmd,
+             "cd %s && %s indicators run --region t --period 2025/26 --lua %s --db %s --config "
+             "%s/plugins.conf --plugin-dir %s/build/asan/plugins",
+             h.root, getenv("ANKETA_BIN"), lua, h.db, h.dir, h.root);
+    assert_int_equal(harness_run(cmd, out, sizeof out), 1); /* c_bomb fails */
+    assert_true(wait_event("\"region\":\"t\",\"period\":\"2025/26\",\"failed\":true}"));
+}
+
 static void test_clean_shutdown(void **state)
 {
     (void)state;
@@ -161,6 +174,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hostile_scripts_fail_alone),
         cmocka_unit_test(test_edited_script_is_picked_up),
+        cmocka_unit_test(test_cli_run_tells_plugins),
         cmocka_unit_test(test_clean_shutdown),
     };
     return cmocka_run_group_tests_name("integration: indicators in the server", tests, setup,
