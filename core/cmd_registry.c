@@ -8,11 +8,13 @@
 #include "err.h"
 #include "i18n.h"
 #include "import.h"
+#include "plugin.h"
 #include "registry.h"
 #include "store.h"
 
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -129,6 +131,8 @@ static const char campaign_usage[] =
     "invited. status prints response rates per organisation; --pending lists who has not\n"
     "answered yet.\n"
     "  --db PATH   the database (default var/anketa.db)\n"
+    "  --config FILE, --plugin-dir DIR  open and close tell the plugins' event hooks; the\n"
+    "              plugins and their options come from these (as for anketa serve)\n"
     "  --period P  a school year such as 2026/27 (or 2026/27-H2, 2026/27-Q3)\n"
     "  --wave W    entry, final or none;  --role R: mentor, mentee or curator\n"
     "  --opens D, --closes D   dates YYYY-MM-DD\n";
@@ -177,9 +181,11 @@ int cmd_campaign(int argc, char **argv)
         {"wave", required_argument, NULL, 'w'},   {"role", required_argument, NULL, 'r'},
         {"form", required_argument, NULL, 'f'},   {"opens", required_argument, NULL, 'O'},
         {"closes", required_argument, NULL, 'C'}, {"pending", no_argument, NULL, 'P'},
+        {"config", required_argument, NULL, 'c'}, {"plugin-dir", required_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     const char *db = "var/anketa.db", *wave = NULL, *role = NULL, *form = NULL;
+    const char *config_path = NULL, *plugin_dir = NULL;
     struct campaign_rec rec = {0};
     int pending = 0, c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -194,6 +200,8 @@ int cmd_campaign(int argc, char **argv)
         case 'O': rec.opens = optarg; break;
         case 'C': rec.closes = optarg; break;
         case 'P': pending = 1; break;
+        case 'c': config_path = optarg; break;
+        case 'D': plugin_dir = optarg; break;
         case 'h': fputs(campaign_usage, stdout); return 0;
         default: fputs(campaign_usage, stderr); return 2;
         }
@@ -205,11 +213,21 @@ int cmd_campaign(int argc, char **argv)
         return 2;
     }
     rec.code = need_code ? argv[optind + 1] : NULL;
+    /* Opening and closing are events for the plugins: they load first, so a broken
+     * configuration stops the command before anything changes. cfg holds their options. */
+    int events = strcmp(verb, "open") == 0 || strcmp(verb, "close") == 0;
+    struct config *cfg = events ? malloc(sizeof *cfg) : NULL;
+    if (events && (!cfg || cli_plugins_load("campaign", config_path, plugin_dir, cfg) < 0)) {
+        free(cfg);
+        return 1;
+    }
     struct store *st = registry_open("campaign", db);
     struct arena *a = arena_new();
     if (!st || !a) {
         store_close(st);
         arena_free(a);
+        plugin_unload_all();
+        free(cfg);
         return 1;
     }
     struct err e = {0};
@@ -233,6 +251,7 @@ int cmd_campaign(int argc, char **argv)
                 printf("anketa campaign: %ld participant%s without recorded consent were not "
                        "invited\n",
                        no_consent, no_consent == 1 ? "" : "s");
+            plugin_campaign_changed(rec.code, 1);
         } else if (rc == 0) {
             rc = 1;
         }
@@ -241,8 +260,10 @@ int cmd_campaign(int argc, char **argv)
                      store_audit(st, 0, "campaign.close", rec.code, NULL, &e) == STORE_OK
                  ? 0
                  : 1;
-        if (!rc)
+        if (!rc) {
             printf("anketa campaign: %s is closed: its links now say so\n", rec.code);
+            plugin_campaign_changed(rec.code, 0);
+        }
     } else if (strcmp(verb, "list") == 0) {
         struct campaign_info *list;
         size_t n;
@@ -284,6 +305,8 @@ int cmd_campaign(int argc, char **argv)
         cli_print_err("campaign", &e);
     arena_free(a);
     store_close(st);
+    plugin_unload_all();
+    free(cfg);
     return rc;
 }
 

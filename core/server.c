@@ -17,6 +17,7 @@
 #include "http.h"
 #include "indicator.h"
 #include "log.h"
+#include "plugin.h"
 #include "registry.h"
 #include "store.h"
 
@@ -357,6 +358,9 @@ static int server_worker(const struct server_config *cfg, const struct app_defs 
         FCGX_Finish_r(&fr);
         log_request(q.request_id ? q.request_id : "-", q.method ? q.method : "-",
                     q.path ? q.path : "-", r.status, server_ms_since(&t0));
+        /* Plugins hear of a stored response only now: it is committed and answered, so a
+         * hook that fails, or kills this worker, costs only its own call. */
+        plugin_run_deferred();
         arena_reset(a);
     }
     FCGX_Free(&fr, 1);
@@ -388,6 +392,7 @@ struct server_master {
     struct store *watch;   /* the master's own connection: tells when data changed */
     long long data_serial; /* as of the last computation (store_data_serial) */
     int computed;          /* a computation has finished since the start */
+    char job_period[8];    /* the school year the running computation is for */
     time_t next_look;
     int job_running;
     struct indicator_child job;
@@ -533,6 +538,7 @@ static long server_indicators(struct server_master *m)
         return m->cfg.indicators_every;
     }
     m->job_running = 1;
+    snprintf(m->job_period, sizeof m->job_period, "%s", period);
     m->data_serial = serial;
     log_msg(LOG_INFO, "indicators: computing %s for %s (%s)", period,
             indicator_set_region(m->defs.indicators), edited ? "scripts edited" : "data changed");
@@ -547,11 +553,13 @@ static void server_indicators_done(struct server_master *m)
     int rc = indicator_job_wait(&m->job, &e);
     m->job_running = 0;
     m->computed = 1;
-    if (rc < 0)
+    if (rc < 0) {
         server_ind_log("the computation failed", &e);
-    else
-        log_msg(rc ? LOG_WARN : LOG_INFO, "indicators: computed%s",
-                rc ? ", some indicators failed (their errors are on the dashboard)" : "");
+        return;
+    }
+    log_msg(rc ? LOG_WARN : LOG_INFO, "indicators: computed%s",
+            rc ? ", some indicators failed (their errors are on the dashboard)" : "");
+    plugin_indicators_computed(indicator_set_region(m->defs.indicators), m->job_period, rc == 1);
 }
 
 /* Restarts the workers whose pause is over; returns the seconds until the next one, or -1. */

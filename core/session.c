@@ -175,6 +175,19 @@ static const char *session_bearer(const struct http_req *q)
     return h + sizeof scheme - 1;
 }
 
+int session_account(struct app *app, struct http_req *q, struct account *acc)
+{
+    const char *token = session_bearer(q) ? session_bearer(q) : http_cookie(q, SESSION_COOKIE);
+    struct err e = {0};
+    int rc = token ? account_session(app->store, q->arena, token, acc, &e) : STORE_NOT_FOUND;
+    if (rc == STORE_ERROR) {
+        char msg[1024];
+        err_format(&e, msg, sizeof msg);
+        log_msg(LOG_ERROR, "req=%s session lookup failed: %s", q->request_id, msg);
+    }
+    return rc == STORE_OK ? 0 : -1;
+}
+
 int session_require(struct app *app, struct http_req *q, struct http_resp *r, int api,
                     struct account *acc)
 {

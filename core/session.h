@@ -30,6 +30,13 @@ void session_handle_logout(struct app *app, struct http_req *q, struct http_resp
 int session_require(struct app *app, struct http_req *q, struct http_resp *r, int api,
                     struct account *acc);
 
+/*
+ * The signed-in account of a request (API routes: a bearer token or the session cookie),
+ * quietly: 0 with *acc filled, -1 when there is none or the lookup failed (logged). Nothing
+ * is answered; plugins' routes decide what to do.
+ */
+int session_account(struct app *app, struct http_req *q, struct account *acc);
+
 /* POST and DELETE /api/v1/session: bearer tokens for programs (docs/api.md). */
 void session_handle_api(struct app *app, struct http_req *q, struct http_resp *r);
 

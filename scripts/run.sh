@@ -54,8 +54,13 @@ cleanup() {
 trap "cleanup; exit 0" INT TERM
 trap cleanup EXIT
 
-"$bin" serve --db "$var/anketa.db" --socket "$var/anketa.sock" --socket-mode 0600 \
-    --surveys surveys --web web --lua lua --region demo --max-body 1m 2>>"$var/anketa.log" &
+# The shipped plugins, with the jsonl plugin appending every event to var/events.jsonl. This
+# file is the whole configuration of the run: /etc/anketa/anketa.conf is not read.
+printf 'plugin.jsonl.path = %s\nplugin.jsonl.fsync = none\n' "$var/events.jsonl" \
+    > "$var/run.conf"
+"$bin" serve --config "$var/run.conf" --db "$var/anketa.db" --socket "$var/anketa.sock" \
+    --socket-mode 0600 --surveys surveys --web web --lua lua --region demo --max-body 1m \
+    --plugin-dir build/plugins 2>>"$var/anketa.log" &
 anketa_pid=$!
 echo "$anketa_pid" > "$var/anketa.pid"
 for _ in $(seq 100); do [ -S "$var/anketa.sock" ] && break; sleep 0.1; done
@@ -103,6 +108,8 @@ done <<< "$links"
 echo "  the analytical report of the region:  $base/dash/org/demo-region/report?period=$year"
 echo
 echo "  survey definitions (JSON):  $base/api/v1/surveys"
+echo "  a plugin's route:  $base/api/v1/plugins/template/hello?name=Ivan"
+echo "  events of the jsonl plugin:  var/events.jsonl"
 echo "  health check:  $base/healthz"
 echo
 # Whichever stops first (a crash, a kill) ends the run: no nginx answering 502 alone.

@@ -86,7 +86,8 @@ before(async () => {
   const log = fs.openSync(path.join(dir, 'anketa.log'), 'a');
   anketa = spawn(bin, ['serve', '--db', db, '--socket', sock, '--socket-mode', '0600',
     '--workers', '2', '--surveys', path.join(root, 'surveys'), '--web', path.join(root, 'web'),
-    '--lua', path.join(root, 'lua'), '--region', 'demo'],
+    '--lua', path.join(root, 'lua'), '--region', 'demo',
+    '--plugin-dir', path.join(root, 'build/asan/plugins')],
   { stdio: ['ignore', log, log], env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=0' } });
   await waitFor(() => fs.existsSync(sock), 'anketa');
   nginx = spawn('/usr/sbin/nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e',

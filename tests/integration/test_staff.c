@@ -604,10 +604,25 @@ static void test_sign_out(void **state)
     http_result_free(&r);
 }
 
+/* A plugin's route asks the host who is signed in (plugins/template's whoami). */
+static void test_plugin_route_for_staff(void **state)
+{
+    (void)state;
+    struct http_result r;
+    assert_int_equal(http_request(&h, "GET", "/api/v1/plugins/template/whoami", NULL, 0, NULL, &r),
+                     0);
+    assert_int_equal(r.status, 401);
+    http_result_free(&r);
+    assert_int_equal(get_as(&people[2], "/api/v1/plugins/template/whoami", &r), 200);
+    assert_string_equal(r.body, "{\"login\":\"coord1\"}\n");
+    http_result_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sign_in),
+        cmocka_unit_test(test_plugin_route_for_staff),
         cmocka_unit_test(test_home_and_redirects),
         cmocka_unit_test(test_access_matrix),
         cmocka_unit_test(test_api_sessions),
