@@ -35,8 +35,8 @@ TEST_PLUGINS := $(patsubst tests/plugins/%.c,build/asan/test-plugins/%.so,\
                   $(wildcard tests/plugins/*.c))
 PLUGIN_CFLAGS = -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) -Icore -fPIC \
                 -fvisibility=hidden $(PLUGIN_PKG_CFLAGS_$*)
-PLUGIN_PKG_CFLAGS_xlsx := $(shell pkg-config --cflags xlsxwriter 2>/dev/null)
-PLUGIN_LIBS_xlsx       := $(shell pkg-config --libs xlsxwriter 2>/dev/null)
+PLUGIN_PKG_CFLAGS_xlsx := $(shell pkg-config --cflags zlib 2>/dev/null)
+PLUGIN_LIBS_xlsx       := $(shell pkg-config --libs zlib 2>/dev/null) -lpthread
 
 PORT ?= 8080
 

@@ -159,7 +159,7 @@ static void test_shipped_plugins(void **state)
     assert_int_equal(harness_start_surveys(&h, "65536", "1m", surveys), 0);
     assert_true(log_has(&h, "plugin jsonl 1.0"));
     assert_true(log_has(&h, "plugin template 1.0"));
-    assert_true(log_has(&h, "plugin xlsx 1.0"));
+    assert_true(log_has(&h, "plugin xlsx 2.0"));
 
     /* jsonl: one line per stored response, with its answers, written after the commit. */
     char token[23], token2[23];
