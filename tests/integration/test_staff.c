@@ -402,6 +402,14 @@ static void test_report(void **state)
     assert_int_equal(json_array_size(json_object_get(m, "child_values")), 3);
     json_decref(m);
     http_result_free(&r);
+    /* A region's dashboard sends to the report for growth; a municipality's draws it. */
+    assert_int_equal(get_as(&people[3], "/dash/org/demo-region?period=2026/27", &r), 200);
+    assert_non_null(strstr(r.body, "/dash/org/demo-region/report?period=2026/27#h-growth"));
+    http_result_free(&r);
+    assert_int_equal(api_as(&people[2], "/api/v1/orgs/demo-mun-1?period=2026/27", &r), 200);
+    assert_non_null(strstr(r.body, "\"has_growth\":"));
+    assert_null(strstr(r.body, "growth_in_report"));
+    http_result_free(&r);
     /* In English: the words of the page, and the titles of questionnaires that have one. */
     assert_int_equal(get_as(&people[2], "/dash/org/demo-mun-1/report?period=2026/27&lang=en", &r),
                      200);
