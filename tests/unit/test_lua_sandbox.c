@@ -19,7 +19,9 @@
 #include <cmocka.h>
 
 #define TEST_TIME_MS 200L
-/* How late past the deadline a hostile script may stop (sanitizers slow everything). */
+/* How much CPU past the deadline a hostile script may take to stop (sanitizers slow
+ * everything). CPU time, not wall time: on a loaded machine the wall clock of a run says
+ * more about the other processes than about the sandbox. */
 #define TEST_SLACK_MS 300L
 
 struct outcome {
@@ -30,10 +32,11 @@ struct outcome {
     char result[256]; /* the first result as text (tostring) */
 };
 
+/* The CPU time of this process. */
 static long test_now_ms(void)
 {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
     return t.tv_sec * 1000L + t.tv_nsec / 1000000L;
 }
 
@@ -296,11 +299,11 @@ static void test_pathological_patterns(void **state)
     expect_error("return ('x'):rep(20000):gsub('x*y', '')", SANDBOX_FAIL_ERROR, 1, "too costly");
     expect_error("for w in string.gmatch(string.rep('a', 5000), '%b()%1') do end",
                  SANDBOX_FAIL_ERROR, 1, "too costly");
-    /* The worst case the rule lets through finishes well inside the deadline. */
+    /* The worst case the rule lets through finishes inside the deadline (it would fail
+     * with the deadline's error otherwise). */
     struct outcome o = run("return string.find(string.rep('a', 5700), 'a-b')");
     assert_int_equal(o.rc, 0);
     assert_string_equal(o.result, "nil");
-    assert_true(o.ms < TEST_TIME_MS);
     /* Anchored patterns are tried at one position only. */
     expect_result("return #string.match(string.rep('a', 9000), '^a*')", "9000");
     expect_next_run_unaffected();
