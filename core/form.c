@@ -149,3 +149,60 @@ size_t form_count(const struct form *f, const char *name)
             count++;
     return count;
 }
+
+size_t form_utf8_len(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    unsigned char c = p[0];
+    if (c < 0x80)
+        return 1;
+    size_t more;
+    unsigned char lo = 0x80, hi = 0xbf; /* the allowed range of the second byte */
+    if (c >= 0xc2 && c <= 0xdf) {
+        more = 1;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        more = 2;
+        if (c == 0xe0)
+            lo = 0xa0; /* below is an overlong form */
+        else if (c == 0xed)
+            hi = 0x9f; /* above are the UTF-16 surrogates */
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        more = 3;
+        if (c == 0xf0)
+            lo = 0x90; /* below is an overlong form */
+        else if (c == 0xf4)
+            hi = 0x8f; /* above is beyond U+10FFFF */
+    } else {
+        return 0;
+    }
+    if (n - 1 < more || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t k = 2; k <= more; k++)
+        if ((p[k] & 0xc0) != 0x80)
+            return 0;
+    return more + 1;
+}
+
+const char *form_shown(struct arena *a, const char *value)
+{
+    size_t n = strlen(value);
+    /* Each bad byte grows by at most two: U+FFFD is three bytes. */
+    char *out = arena_alloc(a, 3 * n + 1);
+    if (!out)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n;) {
+        size_t len = form_utf8_len(value + i, n - i);
+        if (len) {
+            memcpy(out + k, value + i, len);
+            k += len;
+            i += len;
+        } else {
+            memcpy(out + k, "\xEF\xBF\xBD", 3);
+            k += 3;
+            i++;
+        }
+    }
+    out[k] = '\0';
+    return out;
+}

@@ -625,8 +625,17 @@ static int participant_check_options(json_t *opts, const struct form *f, const c
     return 0;
 }
 
+/* A JSON string of text as typed, with what is not UTF-8 shown as U+FFFD; NULL when out of
+ * memory. A refused answer comes back on its page, bytes that are no text included. */
+static json_t *participant_shown(struct arena *a, const char *text)
+{
+    const char *shown = form_shown(a, text);
+    return shown ? json_string(shown) : NULL;
+}
+
 /* Puts the answers of f back into the copy vq of question q's model. */
-static int participant_fill(const struct question *q, json_t *vq, const struct form *f)
+static int participant_fill(struct arena *a, const struct question *q, json_t *vq,
+                            const struct form *f)
 {
     char name[200];
     snprintf(name, sizeof name, "q.%s", q->id);
@@ -636,7 +645,8 @@ static int participant_fill(const struct question *q, json_t *vq, const struct f
     if (q->other) {
         const char *text =
             form_get(f, json_string_value(json_object_get(json_object_get(vq, "other"), "field")));
-        if (text && json_object_set_new(json_object_get(vq, "other"), "value", json_string(text)))
+        if (text &&
+            json_object_set_new(json_object_get(vq, "other"), "value", participant_shown(a, text)))
             return -1;
     }
     if (q->type == Q_MATRIX) {
@@ -666,7 +676,7 @@ static int participant_fill(const struct question *q, json_t *vq, const struct f
     if (q->type == Q_CONSENT && raw && strcmp(raw, "yes") == 0)
         return json_object_set_new(vq, "checked", json_true());
     if (!opts && raw && (q->type == Q_TEXT || q->type == Q_NUMBER || q->type == Q_DATE))
-        return json_object_set_new(vq, "value", json_string(raw));
+        return json_object_set_new(vq, "value", participant_shown(a, raw));
     return 0;
 }
 
@@ -703,7 +713,7 @@ static json_t *participant_annotate(struct participant_ctx *p, json_t *questions
     json_array_foreach(copy, k, vq)
     {
         const struct question *q = &s->questions[first + k];
-        if (f && participant_fill(q, vq, f) < 0)
+        if (f && participant_fill(p->q->arena, q, vq, f) < 0)
             goto oom;
         /* Piped answers: those resp knows, placeholders for the rest (or all, without resp). */
         json_t *pl = json_object_get(vq, "pipe_label"), *ph = json_object_get(vq, "pipe_hint");
@@ -960,7 +970,7 @@ static int participant_draft_save(struct participant_ctx *p, const struct form *
     for (size_t i = 0; i < f->n; i++) {
         const struct form_field *fl = &f->fields[i];
         json_t *have = json_object_get(answers, fl->name);
-        json_t *v = json_string(fl->value);
+        json_t *v = participant_shown(p->q->arena, fl->value);
         int rc;
         if (!have) {
             rc = json_object_set_new(answers, fl->name, v);

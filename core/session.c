@@ -67,6 +67,10 @@ static void session_login_page(struct app *app, struct http_req *q, struct http_
         http_set_cookie(r, q, SESSION_PRE, fresh, "/login");
     }
     const char *csrf = session_mac(app, q->arena, "login", nonce);
+    if (login && !(login = form_shown(q->arena, login))) {
+        r->body.failed = 1;
+        return;
+    }
     json_t *ctx = json_pack("{s:s, s:s*, s:s, s:s*, s:s*}", "page_title",
                             i18n_text(app->defs->i18n, lang, "staff.login.title"), "login", login,
                             "next", session_next(next), "csrf", csrf, "notice", notice);
