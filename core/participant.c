@@ -1133,7 +1133,8 @@ static void participant_post(struct participant_ctx *p)
         return;
     }
     p->page = participant_posted_page(p, &f);
-    const char *posted = form_get(&f, CSRF_FIELD);
+    /* A second value, whichever is right, is not a form of ours: refused like a wrong one. */
+    const char *posted = form_count(&f, CSRF_FIELD) == 1 ? form_get(&f, CSRF_FIELD) : NULL;
     const char *cookie = http_cookie(p->q, CSRF_COOKIE);
     const char *expected = NULL;
     if (cookie && crypto_token_valid(cookie)) {

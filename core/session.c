@@ -42,12 +42,24 @@ int session_csrf_ok(struct app *app, const struct http_req *q, const char *poste
     return want && posted && crypto_equal(want, posted);
 }
 
-/* Keeps only a local path as the page to return to after signing in. */
+/* The form's CSRF value; NULL when it is missing or given more than once. */
+static const char *session_form_csrf(const struct form *f)
+{
+    return form_count(f, "csrf") == 1 ? form_get(f, "csrf") : NULL;
+}
+
+/*
+ * Where to go after signing in: a path of this site, else the dashboard. Browsers drop tabs
+ * and newlines from a Location and read '\\' as '/', so "/<TAB>/evil.example" would leave
+ * the site: only printable ASCII without a backslash is taken.
+ */
 static const char *session_next(const char *next)
 {
-    if (!next || next[0] != '/' || next[1] == '/' || next[1] == '\\' || strchr(next, '\r') ||
-        strchr(next, '\n'))
+    if (!next || next[0] != '/' || next[1] == '/')
         return "/dash";
+    for (const unsigned char *c = (const unsigned char *)next; *c; c++)
+        if (*c <= ' ' || *c >= 0x7f || *c == '\\')
+            return "/dash";
     return next;
 }
 
@@ -105,7 +117,7 @@ void session_handle_login(struct app *app, struct http_req *q, struct http_resp 
     next = form_get(&f, "next");
     const char *nonce = http_cookie(q, SESSION_PRE);
     const char *want = nonce ? session_mac(app, q->arena, "login", nonce) : NULL;
-    const char *posted = form_get(&f, "csrf");
+    const char *posted = session_form_csrf(&f);
     if (!want || !posted || !crypto_equal(want, posted)) {
         session_login_page(app, q, r, 403, login, next,
                            i18n_text(app->defs->i18n, lang, "notice.csrf"));
@@ -157,7 +169,7 @@ void session_handle_logout(struct app *app, struct http_req *q, struct http_resp
     struct err e = {0};
     const char *token = http_cookie(q, SESSION_COOKIE);
     if (form_parse(q->arena, q->body, q->body_len, &f, &e) < 0 ||
-        !session_csrf_ok(app, q, form_get(&f, "csrf"))) {
+        !session_csrf_ok(app, q, session_form_csrf(&f))) {
         app_error_page(app, q, r, 403, "forbidden");
         return;
     }
