@@ -166,6 +166,35 @@ static int harness_wait_ready(struct harness *h)
     return -1;
 }
 
+static void harness_spawn_anketa(struct harness *h)
+{
+    char web[1200], log[600];
+    snprintf(web, sizeof web, "%s/web", h->root);
+    snprintf(log, sizeof log, "%s/anketa.log", h->dir);
+    char *anketa_argv[40] = {h->bin,      "serve", "--db",          h->db,
+                             "--socket",  h->sock, "--socket-mode", "0600",
+                             "--workers", "2",     "--surveys",     h->surveys,
+                             "--web",     web,     "--max-body",    h->max_body};
+    size_t argc = 16;
+    for (size_t i = 0; h->serve_args && h->serve_args[i] && argc < 39; i++)
+        anketa_argv[argc++] = (char *)h->serve_args[i];
+    anketa_argv[argc] = NULL;
+    h->anketa = harness_spawn(anketa_argv, log);
+}
+
+int harness_restart_anketa(struct harness *h)
+{
+    harness_spawn_anketa(h);
+    if (harness_wait_ready(h) < 0) {
+        char cmd[1200], out[4096];
+        snprintf(cmd, sizeof cmd, "tail -n 30 %s/anketa.log", h->dir);
+        harness_run(cmd, out, sizeof out);
+        fprintf(stderr, "harness: anketa did not come back:\n%s\n", out);
+        return -1;
+    }
+    return 0;
+}
+
 int harness_start(struct harness *h, const char *app_max_body, const char *nginx_max_body)
 {
     return harness_start_surveys(h, app_max_body, nginx_max_body, NULL);
@@ -198,25 +227,17 @@ int harness_start_with(struct harness *h, const char *app_max_body, const char *
     if (h->port < 0 || harness_seed(h) < 0)
         return -1;
 
-    char binpath[1200], surveys[1200], web[1200], log[600], conf[600], cmd[4096], out[4096];
-    snprintf(binpath, sizeof binpath, "%s/%s", root, bin);
+    char conf[600], cmd[4096], out[4096];
+    snprintf(h->bin, sizeof h->bin, "%s/%s", root, bin);
     if (bin[0] == '/')
-        snprintf(binpath, sizeof binpath, "%s", bin);
+        snprintf(h->bin, sizeof h->bin, "%s", bin);
     if (surveys_dir)
-        snprintf(surveys, sizeof surveys, "%s", surveys_dir);
+        snprintf(h->surveys, sizeof h->surveys, "%s", surveys_dir);
     else
-        snprintf(surveys, sizeof surveys, "%s/surveys", root);
-    snprintf(web, sizeof web, "%s/web", root);
-    snprintf(log, sizeof log, "%s/anketa.log", h->dir);
-    char *anketa_argv[40] = {binpath,     "serve", "--db",          h->db,
-                             "--socket",  h->sock, "--socket-mode", "0600",
-                             "--workers", "2",     "--surveys",     surveys,
-                             "--web",     web,     "--max-body",    (char *)app_max_body};
-    size_t argc = 16;
-    for (size_t i = 0; serve_args && serve_args[i] && argc < 39; i++)
-        anketa_argv[argc++] = (char *)serve_args[i];
-    anketa_argv[argc] = NULL;
-    h->anketa = harness_spawn(anketa_argv, log);
+        snprintf(h->surveys, sizeof h->surveys, "%s/surveys", root);
+    snprintf(h->max_body, sizeof h->max_body, "%s", app_max_body);
+    h->serve_args = serve_args;
+    harness_spawn_anketa(h);
 
     snprintf(conf, sizeof conf, "%s/nginx.conf", h->dir);
     snprintf(cmd, sizeof cmd, "%s/scripts/nginx-conf.sh %s %s %d %s %s %s", root, root, h->dir,
