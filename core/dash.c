@@ -56,10 +56,13 @@ static void dash_fail(struct dash *d, const char *what, const struct err *e)
 /* The frame every staff page shares: who is signed in, the sign-out form. */
 static json_t *dash_frame(struct dash *d, const char *title)
 {
-    return json_pack("{s:s, s:{s:s, s:s, s:s}, s:s*}", "page_title", title, "user", "name",
+    char csrf[44];
+    int signed_in = session_csrf(d->app, d->q, csrf) == 0;
+    /* Pages behind session_require always have the cookie the value is made of. */
+    return json_pack("{s:s, s:{s:s, s:s, s:s}, s:s}", "page_title", title, "user", "name",
                      d->acc.name, "login", d->acc.login, "role",
                      dash_word(d, "role", account_role_name(d->acc.role)), "csrf",
-                     session_csrf(d->app, d->q));
+                     signed_in ? csrf : "");
 }
 
 /* Looks an organisation up and checks it is the account's to see; answers 404 otherwise. */
@@ -194,8 +197,13 @@ static json_t *dash_cell(struct dash *d, const struct indicator_def *def,
     }
     char key[48];
     snprintf(key, sizeof key, "staff.ind.status_%s", status);
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s*}", "value", value, "target", target, "numden",
-                     numden, "status", status, "status_text", dash_t(d, key), "error", error);
+    json_t *cell = json_pack("{s:s, s:s, s:s, s:s, s:s}", "value", value, "target", target,
+                             "numden", numden, "status", status, "status_text", dash_t(d, key));
+    if (cell && app_set_text(cell, "error", error) < 0) {
+        json_decref(cell);
+        return NULL;
+    }
+    return cell;
 }
 
 /* The values of the last five school years as an SVG polyline in a 100 x 24 box. */
@@ -378,9 +386,10 @@ static int dash_pending_row(void *ctx, const struct link_row *row)
     if (row->answered || row->revoked)
         return 0;
     p->names |= row->participant_name != NULL;
-    json_t *item = json_pack("{s:s, s:s*, s:s, s:b}", "code", row->participant_code, "name",
-                             row->participant_name, "org", row->org_name, "started", row->started);
-    if (!item || json_array_append_new(p->list, item) < 0) {
+    json_t *item = json_pack("{s:s, s:s, s:b}", "code", row->participant_code, "org", row->org_name,
+                             "started", row->started);
+    if (!item || json_array_append_new(p->list, item) < 0 ||
+        app_set_text(item, "name", row->participant_name) < 0) {
         p->failed = 1;
         return 1;
     }
@@ -496,7 +505,12 @@ static void dash_export(struct dash *d, const char *org_code, const char *table)
         return;
     struct form query;
     struct err e = {0};
-    if (form_parse(d->q->arena, d->q->query, strlen(d->q->query), &query, &e) < 0) {
+    int parsed = form_parse(d->q->arena, d->q->query, strlen(d->q->query), &query, &e);
+    if (parsed == FORM_NO_MEMORY) {
+        d->r->body.failed = 1;
+        return;
+    }
+    if (parsed < 0) {
         app_error_page(d->app, d->q, d->r, 400, "bad_request");
         return;
     }

@@ -94,8 +94,10 @@ int form_parse(struct arena *a, const char *body, size_t len, struct form *out, 
     struct form_field *fields = NULL;
     if (named > 0) {
         fields = arena_calloc(a, named, sizeof *fields);
-        if (!fields)
-            return err_set(e, "", 0, 0, "out of memory");
+        if (!fields) {
+            err_set(e, "", 0, 0, "out of memory");
+            return FORM_NO_MEMORY;
+        }
     }
 
     size_t n = 0;
@@ -112,8 +114,10 @@ int form_parse(struct arena *a, const char *body, size_t len, struct form *out, 
             return err_set(e, "", 0, 0, "more than %d fields at byte %zu", FORM_MAX_FIELDS, start);
         /* One block per field: the decoded name, its NUL, the decoded value, its NUL. */
         char *block = arena_alloc(a, end - start + 2);
-        if (!block)
-            return err_set(e, "", 0, 0, "out of memory");
+        if (!block) {
+            err_set(e, "", 0, 0, "out of memory");
+            return FORM_NO_MEMORY;
+        }
         size_t name_len, value_len;
         if (form_decode(body, start, name_end, block, &name_len, e) < 0)
             return -1;

@@ -27,6 +27,10 @@ struct form {
     size_t n;
 };
 
+/* form_parse's result when it could not allocate: a failure of ours (500), not of the bytes. */
+#define FORM_NO_MEMORY (-2)
+
+/* 0; -1 when the bytes are not a form (the request is answered 400); FORM_NO_MEMORY. */
 int form_parse(struct arena *a, const char *body, size_t len, struct form *out, struct err *e);
 
 /* The first value of name, or NULL. */

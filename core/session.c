@@ -3,6 +3,7 @@
  */
 #include "session.h"
 
+#include "account.h"
 #include "app.h"
 #include "arena.h"
 #include "crypto.h"
@@ -19,27 +20,28 @@
 #define SESSION_COOKIE "anketa_session"
 #define SESSION_PRE    "anketa_pre"
 
-static const char *session_mac(struct app *app, struct arena *a, const char *kind,
-                               const char *value)
+/* The MAC of kind|value under the server's key, into out. value is a cookie of ours, checked
+ * for its length by http_cookie, so the message always fits. */
+static void session_mac(struct app *app, const char *kind, const char *value, char out[44])
 {
-    char *msg = arena_printf(a, "%s|%s", kind, value);
-    char *mac = arena_alloc(a, 44);
-    if (!msg || !mac)
-        return NULL;
-    crypto_mac(app->secret, msg, strlen(msg), mac);
-    return mac;
+    char msg[128];
+    int n = snprintf(msg, sizeof msg, "%s|%s", kind, value);
+    crypto_mac(app->secret, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1, out);
 }
 
-const char *session_csrf(struct app *app, const struct http_req *q)
+int session_csrf(struct app *app, const struct http_req *q, char out[44])
 {
-    const char *token = http_cookie(q, SESSION_COOKIE);
-    return token ? session_mac(app, q->arena, "staff", token) : NULL;
+    char token[ACCOUNT_TOKEN_LEN + 1];
+    if (http_cookie(q, SESSION_COOKIE, token, sizeof token) < 0)
+        return -1;
+    session_mac(app, "staff", token, out);
+    return 0;
 }
 
 int session_csrf_ok(struct app *app, const struct http_req *q, const char *posted)
 {
-    const char *want = session_csrf(app, q);
-    return want && posted && crypto_equal(want, posted);
+    char want[44];
+    return session_csrf(app, q, want) == 0 && posted && crypto_equal(want, posted);
 }
 
 /* The form's CSRF value; NULL when it is missing or given more than once. */
@@ -67,25 +69,23 @@ static void session_login_page(struct app *app, struct http_req *q, struct http_
                                const char *login, const char *next, const char *notice)
 {
     const char *lang = app_lang(app, q);
-    const char *nonce = http_cookie(q, SESSION_PRE);
-    if (!nonce || !crypto_token_valid(nonce)) {
-        char *fresh = arena_alloc(q->arena, CRYPTO_TOKEN_LEN + 1);
-        if (!fresh) {
-            r->body.failed = 1;
-            return;
-        }
-        crypto_token(fresh);
-        nonce = fresh;
-        http_set_cookie(r, q, SESSION_PRE, fresh, "/login");
+    char nonce[CRYPTO_TOKEN_LEN + 1], csrf[44];
+    if (http_cookie(q, SESSION_PRE, nonce, sizeof nonce) < 0 || !crypto_token_valid(nonce)) {
+        crypto_token(nonce);
+        http_set_cookie(r, q, SESSION_PRE, nonce, "/login");
     }
-    const char *csrf = session_mac(app, q->arena, "login", nonce);
+    session_mac(app, "login", nonce, csrf);
     if (login && !(login = form_shown(q->arena, login))) {
         r->body.failed = 1;
         return;
     }
-    json_t *ctx = json_pack("{s:s, s:s*, s:s, s:s*, s:s*}", "page_title",
-                            i18n_text(app->defs->i18n, lang, "staff.login.title"), "login", login,
-                            "next", session_next(next), "csrf", csrf, "notice", notice);
+    json_t *ctx = json_pack("{s:s, s:s, s:s}", "page_title",
+                            i18n_text(app->defs->i18n, lang, "staff.login.title"), "next",
+                            session_next(next), "csrf", csrf);
+    if (ctx && (app_set_text(ctx, "login", login) < 0 || app_set_text(ctx, "notice", notice) < 0)) {
+        json_decref(ctx);
+        ctx = NULL;
+    }
     app_page(app, q, r, status, lang, "login", ctx);
 }
 
@@ -94,7 +94,12 @@ void session_handle_login(struct app *app, struct http_req *q, struct http_resp 
     struct form query;
     struct err e = {0};
     const char *next = NULL;
-    if (form_parse(q->arena, q->query, strlen(q->query), &query, &e) == 0)
+    int parsed = form_parse(q->arena, q->query, strlen(q->query), &query, &e);
+    if (parsed == FORM_NO_MEMORY) {
+        r->body.failed = 1;
+        return;
+    }
+    if (parsed == 0)
         next = form_get(&query, "next");
     if (strcmp(q->method, "GET") == 0 || strcmp(q->method, "HEAD") == 0) {
         session_login_page(app, q, r, 200, NULL, next, NULL);
@@ -106,8 +111,14 @@ void session_handle_login(struct app *app, struct http_req *q, struct http_resp 
         return;
     }
     struct form f;
-    if (!http_content_type_is(q, "application/x-www-form-urlencoded") ||
-        form_parse(q->arena, q->body, q->body_len, &f, &e) < 0) {
+    parsed = http_content_type_is(q, "application/x-www-form-urlencoded")
+                 ? form_parse(q->arena, q->body, q->body_len, &f, &e)
+                 : -1;
+    if (parsed == FORM_NO_MEMORY) {
+        r->body.failed = 1;
+        return;
+    }
+    if (parsed < 0) {
         app_error_page(app, q, r, 400, "bad_request");
         return;
     }
@@ -115,10 +126,12 @@ void session_handle_login(struct app *app, struct http_req *q, struct http_resp 
     const char *login = form_get(&f, "login");
     const char *password = form_get(&f, "password");
     next = form_get(&f, "next");
-    const char *nonce = http_cookie(q, SESSION_PRE);
-    const char *want = nonce ? session_mac(app, q->arena, "login", nonce) : NULL;
+    char nonce[CRYPTO_TOKEN_LEN + 1], want[44];
+    int have = http_cookie(q, SESSION_PRE, nonce, sizeof nonce) == 0;
+    if (have)
+        session_mac(app, "login", nonce, want);
     const char *posted = session_form_csrf(&f);
-    if (!want || !posted || !crypto_equal(want, posted)) {
+    if (!have || !posted || !crypto_equal(want, posted)) {
         session_login_page(app, q, r, 403, login, next,
                            i18n_text(app->defs->i18n, lang, "notice.csrf"));
         return;
@@ -167,13 +180,18 @@ void session_handle_logout(struct app *app, struct http_req *q, struct http_resp
     }
     struct form f;
     struct err e = {0};
-    const char *token = http_cookie(q, SESSION_COOKIE);
-    if (form_parse(q->arena, q->body, q->body_len, &f, &e) < 0 ||
-        !session_csrf_ok(app, q, session_form_csrf(&f))) {
+    char token[ACCOUNT_TOKEN_LEN + 1];
+    int have = http_cookie(q, SESSION_COOKIE, token, sizeof token) == 0;
+    int parsed = form_parse(q->arena, q->body, q->body_len, &f, &e);
+    if (parsed == FORM_NO_MEMORY) {
+        r->body.failed = 1;
+        return;
+    }
+    if (parsed < 0 || !session_csrf_ok(app, q, session_form_csrf(&f))) {
         app_error_page(app, q, r, 403, "forbidden");
         return;
     }
-    if (token)
+    if (have)
         account_logout(app->store, token, &e);
     /* An expired cookie removes it from the browser. */
     http_header(r, "Set-Cookie", SESSION_COOKIE "=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict");
@@ -183,9 +201,11 @@ void session_handle_logout(struct app *app, struct http_req *q, struct http_resp
 int session_require(struct app *app, struct http_req *q, struct http_resp *r, int api,
                     struct account *acc)
 {
-    const char *token = http_cookie(q, SESSION_COOKIE);
+    char token[ACCOUNT_TOKEN_LEN + 1];
     struct err e = {0};
-    int rc = token ? account_session(app->store, q->arena, token, acc, &e) : STORE_NOT_FOUND;
+    int rc = http_cookie(q, SESSION_COOKIE, token, sizeof token) == 0
+                 ? account_session(app->store, q->arena, token, acc, &e)
+                 : STORE_NOT_FOUND;
     if (rc == STORE_OK)
         return 0;
     if (rc == STORE_ERROR) {

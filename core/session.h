@@ -28,8 +28,9 @@ void session_handle_logout(struct app *app, struct http_req *q, struct http_resp
 int session_require(struct app *app, struct http_req *q, struct http_resp *r, int api,
                     struct account *acc);
 
-/* The CSRF value of the request's session, for staff forms (in the request arena). */
-const char *session_csrf(struct app *app, const struct http_req *q);
+/* The CSRF value of the request's session, for staff forms, into out; -1 without a session
+ * cookie. */
+int session_csrf(struct app *app, const struct http_req *q, char out[44]);
 
 /* Whether a posted form carries the right CSRF value for the request's session. */
 int session_csrf_ok(struct app *app, const struct http_req *q, const char *posted);

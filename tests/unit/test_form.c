@@ -314,7 +314,7 @@ static void test_allocation_failures(void **state)
             arena_free(a);
             break;
         }
-        assert_int_equal(rc, -1);
+        assert_int_equal(rc, FORM_NO_MEMORY);
         assert_string_equal(e.msg, "out of memory");
         assert_null(f.fields);
         assert_int_equal(f.n, 0);
