@@ -222,7 +222,7 @@ FUZZ_JOBS    ?= 2
 FUZZ_CC      := clang
 FUZZ_CFLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=undefined
-FUZZ_TARGETS := survey expr form csv i18n tmpl
+FUZZ_TARGETS := survey expr form csv i18n tmpl http
 FUZZ_BIN     := $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
 FUZZ_COMMON  := build/fuzz/tests/fuzz/fuzz_common.o build/fuzz/core/arena.o \
                 build/fuzz/core/err.o build/fuzz/core/buf.o
@@ -236,6 +236,7 @@ build/fuzz/fuzz_form:   $(call fuzz_objs,form response survey expr crypto store 
 build/fuzz/fuzz_csv:    $(call fuzz_objs,csv)
 build/fuzz/fuzz_i18n:   $(call fuzz_objs,i18n)
 build/fuzz/fuzz_tmpl:   $(call fuzz_objs,tmpl)
+build/fuzz/fuzz_http:   $(call fuzz_objs,http form)
 
 # Longest input per target: a questionnaire, CSV or catalogue file of a few screens, a body, a
 # template. (fuzz_csv makes a long input cross the reader's 64 KiB chunk by itself.)
@@ -245,6 +246,7 @@ FUZZ_MAXLEN_form   := 8192
 FUZZ_MAXLEN_csv    := 16384
 FUZZ_MAXLEN_i18n   := 24576
 FUZZ_MAXLEN_tmpl   := 8192
+FUZZ_MAXLEN_http   := 8192
 
 FUZZ_ENV := UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
