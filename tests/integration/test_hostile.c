@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 /* As in test_http.c: anketa's cap below nginx's, so both refusals can be reached. */
@@ -352,6 +353,33 @@ static void test_slow_clients_do_not_hold_workers(void **state)
         assert_int_equal(responses_of(links[i].token), 0);
     assert_int_equal(half_responses(), 0);
     arena_free(a);
+}
+
+/*
+ * Behind nginx, a local process that may connect to anketa's socket sends one byte of a
+ * FastCGI record on a connection per worker and stops. Each worker gives up on its stalled
+ * read after a few seconds (server.c, SERVER_READ_TIMEOUT_S) and serves nginx again, before
+ * nginx's own 30 s timeout: the health check queued behind the stalled clients is answered.
+ */
+static void test_stalled_fastcgi_client(void **state)
+{
+    (void)state;
+    enum { WORKERS = 2 };
+    int fds[WORKERS];
+    for (int i = 0; i < WORKERS; i++) {
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        assert_true(strlen(h.sock) < sizeof sa.sun_path);
+        memcpy(sa.sun_path, h.sock, strlen(h.sock) + 1);
+        fds[i] = socket(AF_UNIX, SOCK_STREAM, 0);
+        assert_true(fds[i] >= 0);
+        assert_int_equal(connect(fds[i], (struct sockaddr *)&sa, sizeof sa), 0);
+        /* FCGI_VERSION_1, the first byte of a record header. */
+        raw_send(fds[i], "\x01", 1);
+    }
+    assert_healthy();
+    for (int i = 0; i < WORKERS; i++)
+        close(fds[i]);
+    assert_healthy();
 }
 
 /* Text answers that are not UTF-8, or hold control characters, are refused with 422 and
@@ -1000,6 +1028,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bodies_too_big_or_short),
         cmocka_unit_test(test_slow_clients_do_not_hold_workers),
+        cmocka_unit_test(test_stalled_fastcgi_client),
         cmocka_unit_test(test_invalid_utf8_and_control_bytes),
         cmocka_unit_test(test_nul_bytes),
         cmocka_unit_test(test_overlong_headers_and_urls),
