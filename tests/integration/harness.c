@@ -166,26 +166,37 @@ static int harness_wait_ready(struct harness *h)
     return -1;
 }
 
-static void harness_spawn_anketa(struct harness *h)
+/* Starts anketa serve as harness_start was asked to, with the shipped plugins (ASan builds)
+ * and plugin.jsonl.path = h->events. A test's own --config or --plugin-dir in serve_args
+ * comes later and wins. */
+static int harness_spawn_anketa(struct harness *h)
 {
-    char web[1200], log[600];
+    char web[1200], log[600], plugins[1100], conf_opt[600];
     snprintf(web, sizeof web, "%s/web", h->root);
     snprintf(log, sizeof log, "%s/anketa.log", h->dir);
-    char *anketa_argv[40] = {h->bin,      "serve", "--db",          h->db,
-                             "--socket",  h->sock, "--socket-mode", "0600",
-                             "--workers", "2",     "--surveys",     h->surveys,
-                             "--web",     web,     "--max-body",    h->max_body};
-    size_t argc = 16;
-    for (size_t i = 0; h->serve_args && h->serve_args[i] && argc < 39; i++)
+    snprintf(plugins, sizeof plugins, "%s/build/asan/plugins", h->root);
+    snprintf(conf_opt, sizeof conf_opt, "%s/plugins.conf", h->dir);
+    FILE *pc = fopen(conf_opt, "w");
+    if (!pc)
+        return -1;
+    fprintf(pc, "plugin.jsonl.path = %s\n", h->events);
+    fclose(pc);
+    char *anketa_argv[44] = {h->bin,      "serve",  "--db",          h->db,
+                             "--socket",  h->sock,  "--socket-mode", "0600",
+                             "--workers", "2",      "--surveys",     h->surveys,
+                             "--web",     web,      "--max-body",    h->max_body,
+                             "--config",  conf_opt, "--plugin-dir",  plugins};
+    size_t argc = 20;
+    for (size_t i = 0; h->serve_args && h->serve_args[i] && argc < 43; i++)
         anketa_argv[argc++] = (char *)h->serve_args[i];
     anketa_argv[argc] = NULL;
     h->anketa = harness_spawn(anketa_argv, log);
+    return 0;
 }
 
 int harness_restart_anketa(struct harness *h)
 {
-    harness_spawn_anketa(h);
-    if (harness_wait_ready(h) < 0) {
+    if (harness_spawn_anketa(h) < 0 || harness_wait_ready(h) < 0) {
         char cmd[1200], out[4096];
         snprintf(cmd, sizeof cmd, "tail -n 30 %s/anketa.log", h->dir);
         harness_run(cmd, out, sizeof out);
@@ -237,7 +248,10 @@ int harness_start_with(struct harness *h, const char *app_max_body, const char *
         snprintf(h->surveys, sizeof h->surveys, "%s/surveys", root);
     snprintf(h->max_body, sizeof h->max_body, "%s", app_max_body);
     h->serve_args = serve_args;
-    harness_spawn_anketa(h);
+    /* The jsonl plugin writes to the run's directory. */
+    snprintf(h->events, sizeof h->events, "%s/events.jsonl", h->dir);
+    if (harness_spawn_anketa(h) < 0)
+        return -1;
 
     snprintf(conf, sizeof conf, "%s/nginx.conf", h->dir);
     snprintf(cmd, sizeof cmd, "%s/scripts/nginx-conf.sh %s %s %d %s %s %s", root, root, h->dir,
