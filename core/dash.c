@@ -396,9 +396,10 @@ static int dash_indicators(struct dash *d, const struct org_info *org,
         ok && json_object_set_new(ctx, "period", json_string(codes[DASH_YEARS - 1])) == 0 &&
         json_object_set_new(ctx, "has_indicators", json_boolean(ndefs > 0)) == 0 &&
         json_object_set_new(ctx, "has_child_values", json_boolean(nchildren > 0 && ndefs > 0)) == 0;
-    json_object_set_new(ctx, "indicators", list);
-    json_object_set_new(ctx, "ind_titles", titles);
-    json_object_set_new(ctx, "child_values", rows);
+    /* Set whatever happened before, so that ctx owns them; a failure fails the page. */
+    ok = json_object_set_new(ctx, "indicators", list) == 0 && ok;
+    ok = json_object_set_new(ctx, "ind_titles", titles) == 0 && ok;
+    ok = json_object_set_new(ctx, "child_values", rows) == 0 && ok;
     if (!ok)
         d->r->body.failed = 1;
     return ok ? 0 : -1;
@@ -464,15 +465,18 @@ static json_t *dash_growth_row(struct dash *d, const struct report_growth *g,
     dash_number(d, final, sizeof final, x->mean_final, 2);
     dash_number(d, delta, sizeof delta, x->mean_final - x->mean_entry, 2);
     double span = g->hi > g->lo ? g->hi - g->lo : 1;
-    json_object_set_new(row, "entry", json_string(entry));
-    json_object_set_new(row, "final", json_string(final));
-    json_object_set_new(row, "delta", json_string(delta));
-    json_object_set_new(row, "entry_value", json_real(x->mean_entry));
-    json_object_set_new(row, "final_value", json_real(x->mean_final));
-    json_object_set_new(row, "entry_bar",
-                        json_integer((json_int_t)(100 * (x->mean_entry - g->lo) / span)));
-    json_object_set_new(row, "final_bar",
-                        json_integer((json_int_t)(100 * (x->mean_final - g->lo) / span)));
+    if (json_object_set_new(row, "entry", json_string(entry)) < 0 ||
+        json_object_set_new(row, "final", json_string(final)) < 0 ||
+        json_object_set_new(row, "delta", json_string(delta)) < 0 ||
+        json_object_set_new(row, "entry_value", json_real(x->mean_entry)) < 0 ||
+        json_object_set_new(row, "final_value", json_real(x->mean_final)) < 0 ||
+        json_object_set_new(row, "entry_bar",
+                            json_integer((json_int_t)(100 * (x->mean_entry - g->lo) / span))) < 0 ||
+        json_object_set_new(row, "final_bar",
+                            json_integer((json_int_t)(100 * (x->mean_final - g->lo) / span))) < 0) {
+        json_decref(row);
+        return NULL;
+    }
     return row;
 }
 
@@ -562,7 +566,8 @@ static int dash_programmes(struct dash *d, const struct org_info *org, int year,
     for (size_t i = 0; ok && i < n; i++)
         ok = json_array_append_new(list, dash_programme_json(d, &rows[i])) == 0;
     ok = ok && json_object_set_new(ctx, "has_programmes", json_boolean(n > 0)) == 0;
-    json_object_set_new(ctx, "programmes", list);
+    /* Set whatever happened before, so that ctx owns the list. */
+    ok = json_object_set_new(ctx, "programmes", list) == 0 && ok;
     if (!ok)
         d->r->body.failed = 1;
     return ok ? 0 : -1;

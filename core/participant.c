@@ -115,7 +115,9 @@ static int participant_matrix(const struct question *q, const struct i18n *c, co
                               json_t *v)
 {
     json_t *cols = json_array(), *rows = json_array();
-    if (json_object_set_new(v, "columns", cols) < 0 || json_object_set_new(v, "rows", rows) < 0)
+    /* Both set, whatever fails: each call takes its value, so neither is left over. */
+    int ok = json_object_set_new(v, "columns", cols) == 0;
+    if (json_object_set_new(v, "rows", rows) < 0 || !ok)
         return -1;
     json_t *heads = participant_options(&q->items[0], c, lang);
     if (!heads)
@@ -372,11 +374,15 @@ json_t *participant_view(const struct survey *s, const struct i18n *c, const cha
     size_t npages = survey_pages(s), num = 0;
     for (size_t p = 0; p < npages; p++) {
         const struct survey_section *sec = s->nsections ? &s->sections[p] : NULL;
+        /* Built key by key: json_object_set_new takes its value even when it fails (and a
+         * NULL page), so nothing is left to free whatever runs out of memory. */
+        json_t *page = json_object();
         json_t *questions = json_array();
-        json_t *page =
-            json_pack("{s:o, s:I, s:o*, s:b}", "questions", questions, "num", (json_int_t)(p + 1),
-                      "carries", participant_page_carries(s, p), "dynamic", 0);
-        if (!page || json_array_append_new(pages, page) < 0 || !json_object_get(page, "carries") ||
+        int ok = json_object_set_new(page, "questions", questions) == 0;
+        ok = json_object_set_new(page, "carries", participant_page_carries(s, p)) == 0 && ok;
+        ok = ok && json_object_set_new(page, "num", json_integer((json_int_t)(p + 1))) == 0 &&
+             json_object_set_new(page, "dynamic", json_false()) == 0;
+        if (json_array_append_new(pages, page) < 0 || !ok ||
             (sec &&
              (app_set_text(page, "title", participant_text(&sec->title, lang)) ||
               (sec->description.ru &&
