@@ -177,6 +177,11 @@ void app_error_page(struct app *app, const struct http_req *q, struct http_resp 
     app_page(app, q, r, status, lang, "message", ctx);
 }
 
+int app_set_text(json_t *o, const char *key, const char *value)
+{
+    return value && json_object_set_new(o, key, json_string(value)) < 0 ? -1 : 0;
+}
+
 static int app_dump_to_buf(const char *p, size_t n, void *data)
 {
     struct buf *b = data;

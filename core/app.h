@@ -77,6 +77,13 @@ void app_page(struct app *app, const struct http_req *q, struct http_resp *r, in
 void app_error_page(struct app *app, const struct http_req *q, struct http_resp *r, int status,
                     const char *key);
 
+/*
+ * Adds key: value to o unless value is NULL; 0, or -1 when out of memory. For optional words
+ * of a page: json_pack's "s*" drops the key silently when it cannot allocate the string too,
+ * and the page would be shown without it.
+ */
+int app_set_text(json_t *o, const char *key, const char *value);
+
 /* A JSON body (reference passes here) with status. */
 void app_json(struct http_resp *r, int status, json_t *body);
 

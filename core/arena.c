@@ -66,6 +66,11 @@ void arena_fail_after(long n)
     arena_fail_countdown = n;
 }
 
+long arena_fail_remaining(void)
+{
+    return arena_fail_countdown;
+}
+
 static int arena_injected_failure(void)
 {
     if (arena_fail_countdown > 0 && --arena_fail_countdown == 0)

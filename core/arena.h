@@ -53,4 +53,8 @@ size_t arena_used(const struct arena *a);
  */
 void arena_fail_after(long n);
 
+/* Allocations left before the failure set by arena_fail_after: 0 once it has happened (or
+ * when none is set), so a test knows whether its run reached it. */
+long arena_fail_remaining(void);
+
 #endif

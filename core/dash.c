@@ -100,10 +100,13 @@ static json_t *dash_frame(struct dash *d, const char *title)
 {
     if (d->api)
         return json_object();
-    return json_pack("{s:s, s:{s:s, s:s, s:s, s:b}, s:s*}", "page_title", title, "user", "name",
+    char csrf[44];
+    int signed_in = session_csrf(d->app, d->q, csrf) == 0;
+    /* Pages behind session_require always have the cookie the value is made of. */
+    return json_pack("{s:s, s:{s:s, s:s, s:s, s:b}, s:s}", "page_title", title, "user", "name",
                      d->acc.name, "login", d->acc.login, "role",
                      dash_word(d, "role", account_role_name(d->acc.role)), "admin",
-                     d->acc.role == ROLE_ADMIN, "csrf", session_csrf(d->app, d->q));
+                     d->acc.role == ROLE_ADMIN, "csrf", signed_in ? csrf : "");
 }
 
 /* Looks an organisation up and checks it is the account's to see; answers 404 otherwise. */
@@ -249,8 +252,13 @@ static json_t *dash_cell(struct dash *d, const struct indicator_def *def,
     }
     char key[48];
     snprintf(key, sizeof key, "staff.ind.status_%s", status);
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s*}", "value", value, "target", target, "numden",
-                     numden, "status", status, "status_text", dash_t(d, key), "error", error);
+    json_t *cell = json_pack("{s:s, s:s, s:s, s:s, s:s}", "value", value, "target", target,
+                             "numden", numden, "status", status, "status_text", dash_t(d, key));
+    if (cell && app_set_text(cell, "error", error) < 0) {
+        json_decref(cell);
+        return NULL;
+    }
+    return cell;
 }
 
 /* The values of the last five school years as an SVG polyline in a 100 x 24 box. */
@@ -388,9 +396,10 @@ static int dash_indicators(struct dash *d, const struct org_info *org,
         ok && json_object_set_new(ctx, "period", json_string(codes[DASH_YEARS - 1])) == 0 &&
         json_object_set_new(ctx, "has_indicators", json_boolean(ndefs > 0)) == 0 &&
         json_object_set_new(ctx, "has_child_values", json_boolean(nchildren > 0 && ndefs > 0)) == 0;
-    json_object_set_new(ctx, "indicators", list);
-    json_object_set_new(ctx, "ind_titles", titles);
-    json_object_set_new(ctx, "child_values", rows);
+    /* Set whatever happened before, so that ctx owns them; a failure fails the page. */
+    ok = json_object_set_new(ctx, "indicators", list) == 0 && ok;
+    ok = json_object_set_new(ctx, "ind_titles", titles) == 0 && ok;
+    ok = json_object_set_new(ctx, "child_values", rows) == 0 && ok;
     if (!ok)
         d->r->body.failed = 1;
     return ok ? 0 : -1;
@@ -404,7 +413,12 @@ static int dash_year(struct dash *d, char code[8], struct period *per)
 {
     struct form query;
     struct err e = {0};
-    if (form_parse(d->q->arena, d->q->query, strlen(d->q->query), &query, &e) < 0) {
+    int parsed = form_parse(d->q->arena, d->q->query, strlen(d->q->query), &query, &e);
+    if (parsed == FORM_NO_MEMORY) {
+        d->r->body.failed = 1;
+        return -1;
+    }
+    if (parsed < 0) {
         dash_error(d, 400, "bad_request");
         return -1;
     }
@@ -451,15 +465,18 @@ static json_t *dash_growth_row(struct dash *d, const struct report_growth *g,
     dash_number(d, final, sizeof final, x->mean_final, 2);
     dash_number(d, delta, sizeof delta, x->mean_final - x->mean_entry, 2);
     double span = g->hi > g->lo ? g->hi - g->lo : 1;
-    json_object_set_new(row, "entry", json_string(entry));
-    json_object_set_new(row, "final", json_string(final));
-    json_object_set_new(row, "delta", json_string(delta));
-    json_object_set_new(row, "entry_value", json_real(x->mean_entry));
-    json_object_set_new(row, "final_value", json_real(x->mean_final));
-    json_object_set_new(row, "entry_bar",
-                        json_integer((json_int_t)(100 * (x->mean_entry - g->lo) / span)));
-    json_object_set_new(row, "final_bar",
-                        json_integer((json_int_t)(100 * (x->mean_final - g->lo) / span)));
+    if (json_object_set_new(row, "entry", json_string(entry)) < 0 ||
+        json_object_set_new(row, "final", json_string(final)) < 0 ||
+        json_object_set_new(row, "delta", json_string(delta)) < 0 ||
+        json_object_set_new(row, "entry_value", json_real(x->mean_entry)) < 0 ||
+        json_object_set_new(row, "final_value", json_real(x->mean_final)) < 0 ||
+        json_object_set_new(row, "entry_bar",
+                            json_integer((json_int_t)(100 * (x->mean_entry - g->lo) / span))) < 0 ||
+        json_object_set_new(row, "final_bar",
+                            json_integer((json_int_t)(100 * (x->mean_final - g->lo) / span))) < 0) {
+        json_decref(row);
+        return NULL;
+    }
     return row;
 }
 
@@ -549,7 +566,8 @@ static int dash_programmes(struct dash *d, const struct org_info *org, int year,
     for (size_t i = 0; ok && i < n; i++)
         ok = json_array_append_new(list, dash_programme_json(d, &rows[i])) == 0;
     ok = ok && json_object_set_new(ctx, "has_programmes", json_boolean(n > 0)) == 0;
-    json_object_set_new(ctx, "programmes", list);
+    /* Set whatever happened before, so that ctx owns the list. */
+    ok = json_object_set_new(ctx, "programmes", list) == 0 && ok;
     if (!ok)
         d->r->body.failed = 1;
     return ok ? 0 : -1;
@@ -716,9 +734,10 @@ static int dash_pending_row(void *ctx, const struct link_row *row)
     if (row->answered || row->revoked)
         return 0;
     p->names |= row->participant_name != NULL;
-    json_t *item = json_pack("{s:s, s:s*, s:s, s:b}", "code", row->participant_code, "name",
-                             row->participant_name, "org", row->org_name, "started", row->started);
-    if (!item || json_array_append_new(p->list, item) < 0) {
+    json_t *item = json_pack("{s:s, s:s, s:b}", "code", row->participant_code, "org", row->org_name,
+                             "started", row->started);
+    if (!item || json_array_append_new(p->list, item) < 0 ||
+        app_set_text(item, "name", row->participant_name) < 0) {
         p->failed = 1;
         return 1;
     }
@@ -829,7 +848,12 @@ static void dash_export(struct dash *d, const char *org_code, const char *table)
         return;
     struct form query;
     struct err e = {0};
-    if (form_parse(d->q->arena, d->q->query, strlen(d->q->query), &query, &e) < 0) {
+    int parsed = form_parse(d->q->arena, d->q->query, strlen(d->q->query), &query, &e);
+    if (parsed == FORM_NO_MEMORY) {
+        d->r->body.failed = 1;
+        return;
+    }
+    if (parsed < 0) {
         dash_error(d, 400, "bad_request");
         return;
     }
@@ -1085,7 +1109,12 @@ static void dash_audit_page(struct dash *d)
     }
     struct form query;
     struct err e = {0};
-    if (form_parse(d->q->arena, d->q->query, strlen(d->q->query), &query, &e) < 0) {
+    int parsed = form_parse(d->q->arena, d->q->query, strlen(d->q->query), &query, &e);
+    if (parsed == FORM_NO_MEMORY) {
+        d->r->body.failed = 1;
+        return;
+    }
+    if (parsed < 0) {
         dash_error(d, 400, "bad_request");
         return;
     }

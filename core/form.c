@@ -94,8 +94,10 @@ int form_parse(struct arena *a, const char *body, size_t len, struct form *out, 
     struct form_field *fields = NULL;
     if (named > 0) {
         fields = arena_calloc(a, named, sizeof *fields);
-        if (!fields)
-            return err_set(e, "", 0, 0, "out of memory");
+        if (!fields) {
+            err_set(e, "", 0, 0, "out of memory");
+            return FORM_NO_MEMORY;
+        }
     }
 
     size_t n = 0;
@@ -112,8 +114,10 @@ int form_parse(struct arena *a, const char *body, size_t len, struct form *out, 
             return err_set(e, "", 0, 0, "more than %d fields at byte %zu", FORM_MAX_FIELDS, start);
         /* One block per field: the decoded name, its NUL, the decoded value, its NUL. */
         char *block = arena_alloc(a, end - start + 2);
-        if (!block)
-            return err_set(e, "", 0, 0, "out of memory");
+        if (!block) {
+            err_set(e, "", 0, 0, "out of memory");
+            return FORM_NO_MEMORY;
+        }
         size_t name_len, value_len;
         if (form_decode(body, start, name_end, block, &name_len, e) < 0)
             return -1;
@@ -148,4 +152,61 @@ size_t form_count(const struct form *f, const char *name)
         if (strcmp(f->fields[i].name, name) == 0)
             count++;
     return count;
+}
+
+size_t form_utf8_len(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    unsigned char c = p[0];
+    if (c < 0x80)
+        return 1;
+    size_t more;
+    unsigned char lo = 0x80, hi = 0xbf; /* the allowed range of the second byte */
+    if (c >= 0xc2 && c <= 0xdf) {
+        more = 1;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        more = 2;
+        if (c == 0xe0)
+            lo = 0xa0; /* below is an overlong form */
+        else if (c == 0xed)
+            hi = 0x9f; /* above are the UTF-16 surrogates */
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        more = 3;
+        if (c == 0xf0)
+            lo = 0x90; /* below is an overlong form */
+        else if (c == 0xf4)
+            hi = 0x8f; /* above is beyond U+10FFFF */
+    } else {
+        return 0;
+    }
+    if (n - 1 < more || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t k = 2; k <= more; k++)
+        if ((p[k] & 0xc0) != 0x80)
+            return 0;
+    return more + 1;
+}
+
+const char *form_shown(struct arena *a, const char *value)
+{
+    size_t n = strlen(value);
+    /* Each bad byte grows by at most two: U+FFFD is three bytes. */
+    char *out = arena_alloc(a, 3 * n + 1);
+    if (!out)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n;) {
+        size_t len = form_utf8_len(value + i, n - i);
+        if (len) {
+            memcpy(out + k, value + i, len);
+            k += len;
+            i += len;
+        } else {
+            memcpy(out + k, "\xEF\xBF\xBD", 3);
+            k += 3;
+            i++;
+        }
+    }
+    out[k] = '\0';
+    return out;
 }

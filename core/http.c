@@ -35,7 +35,7 @@ void http_header(struct http_resp *r, const char *name, const char *value)
     buf_puts(&r->headers, "\r\n");
 }
 
-const char *http_cookie(const struct http_req *q, const char *name)
+int http_cookie(const struct http_req *q, const char *name, char *out, size_t size)
 {
     size_t nlen = strlen(name);
     const char *p = q->cookie;
@@ -44,11 +44,16 @@ const char *http_cookie(const struct http_req *q, const char *name)
             p++;
         const char *end = strchr(p, ';');
         size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len > nlen && strncmp(p, name, nlen) == 0 && p[nlen] == '=')
-            return arena_strndup(q->arena, p + nlen + 1, len - nlen - 1);
+        if (len > nlen && strncmp(p, name, nlen) == 0 && p[nlen] == '=') {
+            if (len - nlen - 1 >= size)
+                return -1;
+            memcpy(out, p + nlen + 1, len - nlen - 1);
+            out[len - nlen - 1] = '\0';
+            return 0;
+        }
         p = end;
     }
-    return NULL;
+    return -1;
 }
 
 void http_set_cookie(struct http_resp *r, const struct http_req *q, const char *name,

@@ -51,8 +51,12 @@ void http_resp_init(struct http_resp *r, struct arena *a);
 /* Adds a header. A name or value holding CR, LF or NUL is dropped (header injection). */
 void http_header(struct http_resp *r, const char *name, const char *value);
 
-/* The value of cookie name in the request, copied into the arena, or NULL. */
-const char *http_cookie(const struct http_req *q, const char *name);
+/*
+ * Copies the value of cookie name into out (size bytes with the NUL); 0 when found. A value
+ * that does not fit is none of ours and counts as absent. Nothing is allocated: a lookup
+ * cannot fail for want of memory and be taken for a missing cookie.
+ */
+int http_cookie(const struct http_req *q, const char *name, char *out, size_t size);
 
 /*
  * Sets a cookie that scripts cannot read (HttpOnly), sent only to this site (SameSite=Strict)

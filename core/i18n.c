@@ -123,9 +123,10 @@ static int i18n_load_file(struct i18n *c, struct i18n_lang *l, struct err *e)
 {
     json_error_t jerr;
     json_t *root = json_load_file(l->file, JSON_REJECT_DUPLICATES, &jerr);
+    /* jansson leaves the text empty when it could not allocate its reader. */
     if (!root)
         return err_set(e, l->file, jerr.line > 0 ? jerr.line : 0, jerr.column > 0 ? jerr.column : 0,
-                       "%s", jerr.text);
+                       "%s", jerr.text[0] ? jerr.text : "out of memory");
     if (arena_defer(c->arena, i18n_decref, root) < 0)
         return err_set(e, l->file, 0, 0, "out of memory");
     if (!json_is_object(root))

@@ -57,12 +57,6 @@ static json_t *participant_option(const char *qid, const char *value, const char
     return json_pack("{s:s, s:s, s:s}", "value", value, "label", label, "input_id", input_id);
 }
 
-/* Adds key: value to o unless value is NULL; 0, or -1 when out of memory. */
-static int participant_set_str(json_t *o, const char *key, const char *value)
-{
-    return value && json_object_set_new(o, key, json_string(value)) < 0 ? -1 : 0;
-}
-
 static json_t *participant_options(const struct question *q, const struct i18n *c, const char *lang)
 {
     json_t *opts = json_array();
@@ -92,8 +86,9 @@ static json_t *participant_options(const struct question *q, const struct i18n *
             const char *label = q->other_label.ru ? participant_text(&q->other_label, lang)
                                                   : i18n_text(c, lang, "answer.other");
             json_t *o = participant_option(q->id, SURVEY_OTHER_VALUE, label);
-            ok = o && json_object_set_new(o, "is_other", json_true()) == 0 &&
-                 json_array_append_new(opts, o) == 0;
+            /* Appended first: the array owns o even when marking it fails. */
+            ok = json_array_append_new(opts, o) == 0 &&
+                 json_object_set_new(o, "is_other", json_true()) == 0;
         }
         break;
     }
@@ -120,7 +115,9 @@ static int participant_matrix(const struct question *q, const struct i18n *c, co
                               json_t *v)
 {
     json_t *cols = json_array(), *rows = json_array();
-    if (json_object_set_new(v, "columns", cols) < 0 || json_object_set_new(v, "rows", rows) < 0)
+    /* Both set, whatever fails: each call takes its value, so neither is left over. */
+    int ok = json_object_set_new(v, "columns", cols) == 0;
+    if (json_object_set_new(v, "rows", rows) < 0 || !ok)
         return -1;
     json_t *heads = participant_options(&q->items[0], c, lang);
     if (!heads)
@@ -144,12 +141,12 @@ static int participant_matrix(const struct question *q, const struct i18n *c, co
         char field[160], dom_id[200];
         snprintf(field, sizeof field, "q.%s", it->id);
         participant_dom_id(it->id, NULL, dom_id, sizeof dom_id);
-        json_t *row = json_pack("{s:s, s:s, s:s, s:o*}", "field", field, "dom_id", dom_id, "label",
+        json_t *row = json_pack("{s:s, s:s, s:s, s:o}", "field", field, "dom_id", dom_id, "label",
                                 participant_text(&it->label, lang), "options",
                                 participant_options(it, c, lang));
-        if (!row || !json_object_get(row, "options") || json_array_append_new(rows, row) < 0)
+        if (!row || json_array_append_new(rows, row) < 0)
             return -1;
-        if (it->pipes && participant_set_str(row, "pipe_label", participant_text(&it->label, lang)))
+        if (it->pipes && app_set_text(row, "pipe_label", participant_text(&it->label, lang)))
             return -1;
     }
     return 0;
@@ -198,7 +195,7 @@ static int participant_limits(const struct question *q, const struct i18n *c, co
         }
     }
     out[n] = '\0';
-    return participant_set_str(v, "limits", out);
+    return app_set_text(v, "limits", out);
 }
 
 /* The name of the type flag a template switches on. */
@@ -244,8 +241,7 @@ static int participant_input(const struct question *q, json_t *v)
         mode = q->decimals ? "decimal" : "numeric";
     } else if (q->type == Q_DATE) {
         type = "date";
-        if (participant_set_str(v, "date_min", q->date_min) ||
-            participant_set_str(v, "date_max", q->date_max))
+        if (app_set_text(v, "date_min", q->date_min) || app_set_text(v, "date_max", q->date_max))
             return -1;
     } else if (q->format == TEXT_FORMAT_EMAIL) {
         type = "email";
@@ -256,9 +252,8 @@ static int participant_input(const struct question *q, json_t *v)
     } else if (q->format == TEXT_FORMAT_DIGITS) {
         mode = "numeric";
     }
-    return participant_set_str(v, "input_type", type) ||
-           participant_set_str(v, "inputmode", mode) ||
-           participant_set_str(v, "autocomplete", autocomplete);
+    return app_set_text(v, "input_type", type) || app_set_text(v, "inputmode", mode) ||
+           app_set_text(v, "autocomplete", autocomplete);
 }
 
 static json_t *participant_question(const struct question *q, size_t num, const struct i18n *c,
@@ -280,12 +275,11 @@ static json_t *participant_question(const struct question *q, size_t num, const 
         ok = json_object_set_new(v, "hint", json_string(participant_text(&q->hint, lang))) == 0;
     if (ok && q->pipes) {
         /* Kept as written for the request that knows the answers; until then, placeholders. */
-        ok = participant_set_str(v, "pipe_label", participant_text(&q->label, lang)) == 0 &&
-             (!q->hint.ru ||
-              participant_set_str(v, "pipe_hint", participant_text(&q->hint, lang)) == 0);
+        ok = app_set_text(v, "pipe_label", participant_text(&q->label, lang)) == 0 &&
+             (!q->hint.ru || app_set_text(v, "pipe_hint", participant_text(&q->hint, lang)) == 0);
     }
     if (ok && q->show_if)
-        ok = participant_set_str(v, "show_if", q->show_if) == 0;
+        ok = app_set_text(v, "show_if", q->show_if) == 0;
     if (ok && (q->type == Q_SCALE || q->type == Q_MATRIX) && q->min_label.ru)
         ok = json_object_set_new(v, "min_label",
                                  json_string(participant_text(&q->min_label, lang))) == 0;
@@ -380,15 +374,19 @@ json_t *participant_view(const struct survey *s, const struct i18n *c, const cha
     size_t npages = survey_pages(s), num = 0;
     for (size_t p = 0; p < npages; p++) {
         const struct survey_section *sec = s->nsections ? &s->sections[p] : NULL;
+        /* Built key by key: json_object_set_new takes its value even when it fails (and a
+         * NULL page), so nothing is left to free whatever runs out of memory. */
+        json_t *page = json_object();
         json_t *questions = json_array();
-        json_t *page =
-            json_pack("{s:o, s:I, s:o*, s:b}", "questions", questions, "num", (json_int_t)(p + 1),
-                      "carries", participant_page_carries(s, p), "dynamic", 0);
-        if (!page || json_array_append_new(pages, page) < 0 || !json_object_get(page, "carries") ||
-            (sec && (participant_set_str(page, "title", participant_text(&sec->title, lang)) ||
-                     (sec->description.ru &&
-                      participant_set_str(page, "description",
-                                          participant_text(&sec->description, lang))))))
+        int ok = json_object_set_new(page, "questions", questions) == 0;
+        ok = json_object_set_new(page, "carries", participant_page_carries(s, p)) == 0 && ok;
+        ok = ok && json_object_set_new(page, "num", json_integer((json_int_t)(p + 1))) == 0 &&
+             json_object_set_new(page, "dynamic", json_false()) == 0;
+        if (json_array_append_new(pages, page) < 0 || !ok ||
+            (sec &&
+             (app_set_text(page, "title", participant_text(&sec->title, lang)) ||
+              (sec->description.ru &&
+               app_set_text(page, "description", participant_text(&sec->description, lang))))))
             goto fail;
         size_t first = sec ? sec->first : 0, count = sec ? sec->count : s->nquestions;
         for (size_t i = first; i < first + count; i++) {
@@ -417,9 +415,10 @@ struct participant_ctx {
     const char *token;
     struct invitation inv;
     const struct survey *survey;
-    const char *nonce; /* the CSRF cookie value to use (existing or new) */
-    size_t page;       /* the page shown or posted, 0-based */
-    size_t reached;    /* the furthest page the participant has reached */
+    char nonce[CRYPTO_TOKEN_LEN + 1]; /* the CSRF cookie value to use (existing or new) */
+    char csrf[44];                    /* its MAC with the token: the form's CSRF value */
+    size_t page;                      /* the page shown or posted, 0-based */
+    size_t reached;                   /* the furthest page the participant has reached */
 };
 
 static const char *participant_t(const struct participant_ctx *p, const char *key)
@@ -480,7 +479,8 @@ static const char *participant_message(struct participant_ctx *p, const char *ms
             buf_putc(&b, *s++);
         }
     }
-    return buf_failed(&b) || !b.data ? msg : b.data;
+    /* NULL when out of memory: a message with its {placeholders} left in is no message. */
+    return buf_failed(&b) ? NULL : b.data ? b.data : msg;
 }
 
 /* The text of the problem of question q: its constraint_message, or the catalogue's. */
@@ -492,31 +492,24 @@ static const char *participant_error(struct participant_ctx *p, const struct que
     return participant_message(p, participant_t(p, key), q);
 }
 
+/* The form's CSRF value for the nonce and token, into p->csrf. Both are tokens of fixed
+ * length, checked before this is called: the message always fits. */
 static const char *participant_csrf_value(struct participant_ctx *p)
 {
-    char *msg = arena_printf(p->q->arena, "%s|%s", p->nonce, p->token);
-    char *mac = arena_alloc(p->q->arena, 44);
-    if (!msg || !mac)
-        return NULL;
-    crypto_mac(p->app->secret, msg, strlen(msg), mac);
-    return mac;
+    char msg[2 * CRYPTO_TOKEN_LEN + 2];
+    int n = snprintf(msg, sizeof msg, "%s|%s", p->nonce, p->token);
+    crypto_mac(p->app->secret, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1, p->csrf);
+    return p->csrf;
 }
 
 /* Makes sure the browser has a CSRF nonce: reuses a well-formed one, else issues a new one. */
-static int participant_nonce(struct participant_ctx *p)
+static void participant_nonce(struct participant_ctx *p)
 {
-    const char *have = http_cookie(p->q, CSRF_COOKIE);
-    if (have && crypto_token_valid(have)) {
-        p->nonce = have;
-        return 0;
-    }
-    char *fresh = arena_alloc(p->q->arena, CRYPTO_TOKEN_LEN + 1);
-    if (!fresh)
-        return -1;
-    crypto_token(fresh);
-    p->nonce = fresh;
-    http_set_cookie(p->r, p->q, CSRF_COOKIE, fresh, "/s/");
-    return 0;
+    if (http_cookie(p->q, CSRF_COOKIE, p->nonce, sizeof p->nonce) == 0 &&
+        crypto_token_valid(p->nonce))
+        return;
+    crypto_token(p->nonce);
+    http_set_cookie(p->r, p->q, CSRF_COOKIE, p->nonce, "/s/");
 }
 
 /* The label of choice value v of q in the page's language (the other text for "other"). */
@@ -551,6 +544,8 @@ static const char *participant_shown_answer(struct participant_ctx *p, const str
     case Q_MULTIPLE:
     case Q_RANKING: {
         json_t *list = json_loads(v, 0, NULL);
+        if (!list)
+            return NULL;
         struct buf b;
         buf_init(&b, p->q->arena);
         size_t i;
@@ -561,7 +556,7 @@ static const char *participant_shown_answer(struct participant_ctx *p, const str
             buf_puts(&b, participant_choice_label(p, q, json_string_value(it), resp));
         }
         json_decref(list);
-        return buf_failed(&b) || !b.data ? v : b.data;
+        return buf_failed(&b) ? NULL : b.data ? b.data : "";
     }
     default: return v;
     }
@@ -587,11 +582,14 @@ static const char *participant_pipe(struct participant_ctx *p, const char *raw,
         char id[160];
         snprintf(id, sizeof id, "%.*s", (int)(end - in - 2), in + 2);
         const struct question *t = survey_question(p->survey, id);
-        buf_puts(&b, t ? participant_shown_answer(p, t, resp) : "");
+        const char *shown = t ? participant_shown_answer(p, t, resp) : "";
+        if (!shown)
+            return NULL;
+        buf_puts(&b, shown);
         s = close + 2;
     }
     buf_puts(&b, s);
-    return buf_failed(&b) || !b.data ? raw : b.data;
+    return buf_failed(&b) ? NULL : b.data ? b.data : "";
 }
 
 /* The field values of name in f: how many, and (when out is not NULL) which. */
@@ -626,8 +624,17 @@ static int participant_check_options(json_t *opts, const struct form *f, const c
     return 0;
 }
 
+/* A JSON string of text as typed, with what is not UTF-8 shown as U+FFFD; NULL when out of
+ * memory. A refused answer comes back on its page, bytes that are no text included. */
+static json_t *participant_shown(struct arena *a, const char *text)
+{
+    const char *shown = form_shown(a, text);
+    return shown ? json_string(shown) : NULL;
+}
+
 /* Puts the answers of f back into the copy vq of question q's model. */
-static int participant_fill(const struct question *q, json_t *vq, const struct form *f)
+static int participant_fill(struct arena *a, const struct question *q, json_t *vq,
+                            const struct form *f)
 {
     char name[200];
     snprintf(name, sizeof name, "q.%s", q->id);
@@ -637,7 +644,8 @@ static int participant_fill(const struct question *q, json_t *vq, const struct f
     if (q->other) {
         const char *text =
             form_get(f, json_string_value(json_object_get(json_object_get(vq, "other"), "field")));
-        if (text && json_object_set_new(json_object_get(vq, "other"), "value", json_string(text)))
+        if (text &&
+            json_object_set_new(json_object_get(vq, "other"), "value", participant_shown(a, text)))
             return -1;
     }
     if (q->type == Q_MATRIX) {
@@ -667,7 +675,7 @@ static int participant_fill(const struct question *q, json_t *vq, const struct f
     if (q->type == Q_CONSENT && raw && strcmp(raw, "yes") == 0)
         return json_object_set_new(vq, "checked", json_true());
     if (!opts && raw && (q->type == Q_TEXT || q->type == Q_NUMBER || q->type == Q_DATE))
-        return json_object_set_new(vq, "value", json_string(raw));
+        return json_object_set_new(vq, "value", participant_shown(a, raw));
     return 0;
 }
 
@@ -704,7 +712,7 @@ static json_t *participant_annotate(struct participant_ctx *p, json_t *questions
     json_array_foreach(copy, k, vq)
     {
         const struct question *q = &s->questions[first + k];
-        if (f && participant_fill(q, vq, f) < 0)
+        if (f && participant_fill(p->q->arena, q, vq, f) < 0)
             goto oom;
         /* Piped answers: those resp knows, placeholders for the rest (or all, without resp). */
         json_t *pl = json_object_get(vq, "pipe_label"), *ph = json_object_get(vq, "pipe_hint");
@@ -737,8 +745,9 @@ static json_t *participant_annotate(struct participant_ctx *p, json_t *questions
         json_t *item =
             json_pack("{s:s, s:s, s:s}", "dom_id", json_string_value(json_object_get(vq, "dom_id")),
                       "label", json_string_value(json_object_get(vq, "label")), "message", msg);
-        if (json_object_set_new(vq, "error", json_string(msg)) < 0 ||
-            json_array_append_new(summary, item) < 0 ||
+        /* The item first: appended, the summary owns it whatever fails next. */
+        if (json_array_append_new(summary, item) < 0 ||
+            json_object_set_new(vq, "error", json_string(msg)) < 0 ||
             (q->type == Q_MATRIX && participant_mark_rows(q, vq, resp) < 0))
             goto oom;
     }
@@ -839,15 +848,16 @@ static void participant_form(struct participant_ctx *p, int status, const struct
     }
     json_t *survey = json_object_get(view, "survey");
     json_t *carried = participant_carried(p, json_object_get(page, "carries"), f, resp);
-    json_t *ctx = json_pack(
-        "{s:O, s:O, s:o*, s:s*, s:s*, s:o, s:b, s:s*, s:b, s:O, s:b, s:b, s:s*, s:o*, s:b}",
-        "survey", survey, "page_title", json_object_get(survey, "title"), "questions", questions,
-        "action", action, "csrf", csrf, "errors", summary, "has_errors",
-        json_array_size(summary) > 0, "notice", notice ? participant_t(p, notice) : NULL, "multi",
-        npages > 1, "page", page, "is_first", p->page == 0, "is_last", p->page + 1 == npages,
-        "progress", buf_failed(&b) ? NULL : b.data, "carried", carried, "has_carried",
-        json_array_size(carried) > 0);
-    if (!ctx || !questions || !csrf || !action || !carried) {
+    int has_carried = json_array_size(carried) > 0;
+    json_t *ctx = json_pack("{s:O, s:O, s:o, s:s, s:s, s:o, s:b, s:b, s:O, s:b, s:b, s:o, s:b}",
+                            "survey", survey, "page_title", json_object_get(survey, "title"),
+                            "questions", questions, "action", action, "csrf", csrf, "errors",
+                            summary, "has_errors", json_array_size(summary) > 0, "multi",
+                            npages > 1, "page", page, "is_first", p->page == 0, "is_last",
+                            p->page + 1 == npages, "carried", carried, "has_carried", has_carried);
+    if (!ctx || buf_failed(&b) ||
+        app_set_text(ctx, "notice", notice ? participant_t(p, notice) : NULL) < 0 ||
+        app_set_text(ctx, "progress", b.data) < 0) {
         json_decref(ctx);
         p->r->body.failed = 1;
         return;
@@ -961,7 +971,7 @@ static int participant_draft_save(struct participant_ctx *p, const struct form *
     for (size_t i = 0; i < f->n; i++) {
         const struct form_field *fl = &f->fields[i];
         json_t *have = json_object_get(answers, fl->name);
-        json_t *v = json_string(fl->value);
+        json_t *v = participant_shown(p->q->arena, fl->value);
         int rc;
         if (!have) {
             rc = json_object_set_new(answers, fl->name, v);
@@ -1120,23 +1130,24 @@ static void participant_post(struct participant_ctx *p)
     }
     struct err e = {0};
     struct form f;
-    if (form_parse(p->q->arena, p->q->body, p->q->body_len, &f, &e) < 0) {
+    int parsed = form_parse(p->q->arena, p->q->body, p->q->body_len, &f, &e);
+    if (parsed == FORM_NO_MEMORY) {
+        p->r->body.failed = 1;
+        return;
+    }
+    if (parsed < 0) {
         app_error_page(p->app, p->q, p->r, 400, "bad_request");
         return;
     }
     p->page = participant_posted_page(p, &f);
-    const char *posted = form_get(&f, CSRF_FIELD);
-    const char *cookie = http_cookie(p->q, CSRF_COOKIE);
+    /* A second value, whichever is right, is not a form of ours: refused like a wrong one. */
+    const char *posted = form_count(&f, CSRF_FIELD) == 1 ? form_get(&f, CSRF_FIELD) : NULL;
     const char *expected = NULL;
-    if (cookie && crypto_token_valid(cookie)) {
-        p->nonce = cookie;
+    if (http_cookie(p->q, CSRF_COOKIE, p->nonce, sizeof p->nonce) == 0 &&
+        crypto_token_valid(p->nonce))
         expected = participant_csrf_value(p);
-    }
     if (!posted || !expected || !crypto_equal(posted, expected)) {
-        if (participant_nonce(p) < 0) {
-            p->r->body.failed = 1;
-            return;
-        }
+        participant_nonce(p);
         participant_form(p, 403, &f, NULL, 0, "notice.csrf");
         return;
     }
@@ -1257,10 +1268,7 @@ void participant_handle(struct app *app, struct http_req *q, struct http_resp *r
             participant_thanks(&p, 200, "answered");
             return;
         }
-        if (participant_nonce(&p) < 0) {
-            r->body.failed = 1;
-            return;
-        }
+        participant_nonce(&p);
         if (survey_pages(p.survey) > 1)
             participant_get_page(&p);
         else

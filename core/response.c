@@ -98,43 +98,14 @@ static char *response_normalise_text(struct arena *a, const char *s, size_t n, s
 
 int response_valid_text(const char *s, size_t n)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = p[i];
-        if (c < 0x80) {
-            if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f)
-                return 0;
-            i++;
-            continue;
-        }
-        size_t more;
-        unsigned char lo = 0x80, hi = 0xbf; /* the allowed range of the second byte */
-        if (c >= 0xc2 && c <= 0xdf) {
-            more = 1;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            more = 2;
-            if (c == 0xe0)
-                lo = 0xa0; /* below is an overlong form */
-            else if (c == 0xed)
-                hi = 0x9f; /* above are the UTF-16 surrogates */
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            more = 3;
-            if (c == 0xf0)
-                lo = 0x90; /* below is an overlong form */
-            else if (c == 0xf4)
-                hi = 0x8f; /* above is beyond U+10FFFF */
-        } else {
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f)
             return 0;
-        }
-        if (n - i - 1 < more)
+        size_t len = form_utf8_len(s + i, n - i);
+        if (!len)
             return 0;
-        if (p[i + 1] < lo || p[i + 1] > hi)
-            return 0;
-        for (size_t k = 2; k <= more; k++)
-            if ((p[i + k] & 0xc0) != 0x80)
-                return 0;
-        i += more + 1;
+        i += len;
     }
     return 1;
 }

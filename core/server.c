@@ -38,10 +38,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SERVER_MAX_WORKERS    256
-#define SERVER_BACKLOG        1024
-#define SERVER_STOP_GRACE_S   30
-#define SERVER_READ_TIMEOUT_S 30
+#define SERVER_MAX_WORKERS  256
+#define SERVER_BACKLOG      1024
+#define SERVER_STOP_GRACE_S 30
+/* nginx sends a request whole: this much silence in the middle of one is a broken or hostile
+ * peer. Below nginx's fastcgi_read_timeout (30 s), so nginx still gets an answer for the
+ * requests queued behind it. */
+#define SERVER_READ_TIMEOUT_S 10
 
 static volatile sig_atomic_t server_stop;
 static volatile sig_atomic_t server_reload_wanted;
@@ -59,8 +62,9 @@ static void server_on_reload(int sig)
     server_reload_wanted = 1;
 }
 
-/* SIGCHLD only has to interrupt the master's wait; waitpid() does the rest. */
-static void server_on_child(int sig)
+/* SIGCHLD only has to interrupt the master's wait; waitpid() does the rest. SIGALRM only
+ * has to interrupt a worker's read of a request that has stalled. */
+static void server_on_interrupt(int sig)
 {
     (void)sig;
 }
@@ -74,8 +78,8 @@ static int server_signals(sigset_t *blocked_out, sigset_t *orig_out)
     sa.sa_handler = server_on_stop;
     if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0)
         return -1;
-    sa.sa_handler = server_on_child;
-    if (sigaction(SIGCHLD, &sa, NULL) < 0)
+    sa.sa_handler = server_on_interrupt;
+    if (sigaction(SIGCHLD, &sa, NULL) < 0 || sigaction(SIGALRM, &sa, NULL) < 0)
         return -1;
     sa.sa_handler = server_on_reload;
     if (sigaction(SIGHUP, &sa, NULL) < 0)
@@ -134,11 +138,7 @@ static int server_listen(const char *path, int mode, struct err *e)
         close(fd);
         return -1;
     }
-    /* A local client that connects and sends nothing must not pin a worker for ever: accepted
-     * sockets inherit this receive timeout. */
-    struct timeval tv = {.tv_sec = SERVER_READ_TIMEOUT_S};
-    if (chmod(path, (mode_t)mode) < 0 || listen(fd, SERVER_BACKLOG) < 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0) {
+    if (chmod(path, (mode_t)mode) < 0 || listen(fd, SERVER_BACKLOG) < 0) {
         err_set(e, path, 0, 0, "listen: %s", strerror(errno));
         close(fd);
         unlink(path);
@@ -286,6 +286,21 @@ static void server_plain_error(struct http_resp *r, int status)
     buf_printf(&r->body, "%d %s\n", status, http_status_text(status));
 }
 
+/*
+ * Bounds the reading of a request (FCGX_Accept_r reads its parameters, then we read the body)
+ * with SIGALRM every SERVER_READ_TIMEOUT_S while on: a read that has waited that long fails
+ * with EINTR, and libfcgi drops the connection. A receive timeout on the socket would not
+ * do: accepted Unix sockets do not inherit one from the listening socket, so a client that
+ * sent one byte and stopped held a worker until it hung up.
+ */
+static void server_read_deadline(int on)
+{
+    struct itimerval it = {{0, 0}, {0, 0}};
+    if (on)
+        it.it_interval.tv_sec = it.it_value.tv_sec = SERVER_READ_TIMEOUT_S;
+    setitimer(ITIMER_REAL, &it, NULL);
+}
+
 static int server_worker(const struct server_config *cfg, const struct app_defs *defs, int fd,
                          const sigset_t *orig_mask)
 {
@@ -327,8 +342,10 @@ static int server_worker(const struct server_config *cfg, const struct app_defs 
             server_stop = 1;
         if (n <= 0 || server_stop)
             continue;
+        server_read_deadline(1);
         int got = FCGX_Accept_r(&fr);
         if (got < 0) {
+            server_read_deadline(0);
             if (got == -EAGAIN || got == -EWOULDBLOCK || got == -EINTR || got == -ECONNABORTED)
                 continue;
             log_msg(LOG_ERROR, "accept failed: %s", strerror(-got));
@@ -341,6 +358,7 @@ static int server_worker(const struct server_config *cfg, const struct app_defs 
         struct http_resp r;
         http_resp_init(&r, a);
         int status = server_read_request(&fr, a, cfg->max_body, ++seq, &q);
+        server_read_deadline(0);
         if (status)
             app_refuse(&app, &q, &r, status);
         else

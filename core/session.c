@@ -3,6 +3,7 @@
  */
 #include "session.h"
 
+#include "account.h"
 #include "app.h"
 #include "arena.h"
 #include "crypto.h"
@@ -20,35 +21,48 @@
 #define SESSION_COOKIE "anketa_session"
 #define SESSION_PRE    "anketa_pre"
 
-static const char *session_mac(struct app *app, struct arena *a, const char *kind,
-                               const char *value)
+/* The MAC of kind|value under the server's key, into out. value is a cookie of ours, checked
+ * for its length by http_cookie, so the message always fits. */
+static void session_mac(struct app *app, const char *kind, const char *value, char out[44])
 {
-    char *msg = arena_printf(a, "%s|%s", kind, value);
-    char *mac = arena_alloc(a, 44);
-    if (!msg || !mac)
-        return NULL;
-    crypto_mac(app->secret, msg, strlen(msg), mac);
-    return mac;
+    char msg[128];
+    int n = snprintf(msg, sizeof msg, "%s|%s", kind, value);
+    crypto_mac(app->secret, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1, out);
 }
 
-const char *session_csrf(struct app *app, const struct http_req *q)
+int session_csrf(struct app *app, const struct http_req *q, char out[44])
 {
-    const char *token = http_cookie(q, SESSION_COOKIE);
-    return token ? session_mac(app, q->arena, "staff", token) : NULL;
+    char token[ACCOUNT_TOKEN_LEN + 1];
+    if (http_cookie(q, SESSION_COOKIE, token, sizeof token) < 0)
+        return -1;
+    session_mac(app, "staff", token, out);
+    return 0;
 }
 
 int session_csrf_ok(struct app *app, const struct http_req *q, const char *posted)
 {
-    const char *want = session_csrf(app, q);
-    return want && posted && crypto_equal(want, posted);
+    char want[44];
+    return session_csrf(app, q, want) == 0 && posted && crypto_equal(want, posted);
 }
 
-/* Keeps only a local path as the page to return to after signing in. */
+/* The form's CSRF value; NULL when it is missing or given more than once. */
+static const char *session_form_csrf(const struct form *f)
+{
+    return form_count(f, "csrf") == 1 ? form_get(f, "csrf") : NULL;
+}
+
+/*
+ * Where to go after signing in: a path of this site, else the dashboard. Browsers drop tabs
+ * and newlines from a Location and read '\\' as '/', so "/<TAB>/evil.example" would leave
+ * the site: only printable ASCII without a backslash is taken.
+ */
 static const char *session_next(const char *next)
 {
-    if (!next || next[0] != '/' || next[1] == '/' || next[1] == '\\' || strchr(next, '\r') ||
-        strchr(next, '\n'))
+    if (!next || next[0] != '/' || next[1] == '/')
         return "/dash";
+    for (const unsigned char *c = (const unsigned char *)next; *c; c++)
+        if (*c <= ' ' || *c >= 0x7f || *c == '\\')
+            return "/dash";
     return next;
 }
 
@@ -56,21 +70,23 @@ static void session_login_page(struct app *app, struct http_req *q, struct http_
                                const char *login, const char *next, const char *notice)
 {
     const char *lang = app_lang(app, q);
-    const char *nonce = http_cookie(q, SESSION_PRE);
-    if (!nonce || !crypto_token_valid(nonce)) {
-        char *fresh = arena_alloc(q->arena, CRYPTO_TOKEN_LEN + 1);
-        if (!fresh) {
-            r->body.failed = 1;
-            return;
-        }
-        crypto_token(fresh);
-        nonce = fresh;
-        http_set_cookie(r, q, SESSION_PRE, fresh, "/login");
+    char nonce[CRYPTO_TOKEN_LEN + 1], csrf[44];
+    if (http_cookie(q, SESSION_PRE, nonce, sizeof nonce) < 0 || !crypto_token_valid(nonce)) {
+        crypto_token(nonce);
+        http_set_cookie(r, q, SESSION_PRE, nonce, "/login");
     }
-    const char *csrf = session_mac(app, q->arena, "login", nonce);
-    json_t *ctx = json_pack("{s:s, s:s*, s:s, s:s*, s:s*}", "page_title",
-                            i18n_text(app->defs->i18n, lang, "staff.login.title"), "login", login,
-                            "next", session_next(next), "csrf", csrf, "notice", notice);
+    session_mac(app, "login", nonce, csrf);
+    if (login && !(login = form_shown(q->arena, login))) {
+        r->body.failed = 1;
+        return;
+    }
+    json_t *ctx = json_pack("{s:s, s:s, s:s}", "page_title",
+                            i18n_text(app->defs->i18n, lang, "staff.login.title"), "next",
+                            session_next(next), "csrf", csrf);
+    if (ctx && (app_set_text(ctx, "login", login) < 0 || app_set_text(ctx, "notice", notice) < 0)) {
+        json_decref(ctx);
+        ctx = NULL;
+    }
     app_page(app, q, r, status, lang, "login", ctx);
 }
 
@@ -79,7 +95,12 @@ void session_handle_login(struct app *app, struct http_req *q, struct http_resp 
     struct form query;
     struct err e = {0};
     const char *next = NULL;
-    if (form_parse(q->arena, q->query, strlen(q->query), &query, &e) == 0)
+    int parsed = form_parse(q->arena, q->query, strlen(q->query), &query, &e);
+    if (parsed == FORM_NO_MEMORY) {
+        r->body.failed = 1;
+        return;
+    }
+    if (parsed == 0)
         next = form_get(&query, "next");
     if (strcmp(q->method, "GET") == 0 || strcmp(q->method, "HEAD") == 0) {
         session_login_page(app, q, r, 200, NULL, next, NULL);
@@ -91,8 +112,14 @@ void session_handle_login(struct app *app, struct http_req *q, struct http_resp 
         return;
     }
     struct form f;
-    if (!http_content_type_is(q, "application/x-www-form-urlencoded") ||
-        form_parse(q->arena, q->body, q->body_len, &f, &e) < 0) {
+    parsed = http_content_type_is(q, "application/x-www-form-urlencoded")
+                 ? form_parse(q->arena, q->body, q->body_len, &f, &e)
+                 : -1;
+    if (parsed == FORM_NO_MEMORY) {
+        r->body.failed = 1;
+        return;
+    }
+    if (parsed < 0) {
         app_error_page(app, q, r, 400, "bad_request");
         return;
     }
@@ -100,10 +127,12 @@ void session_handle_login(struct app *app, struct http_req *q, struct http_resp 
     const char *login = form_get(&f, "login");
     const char *password = form_get(&f, "password");
     next = form_get(&f, "next");
-    const char *nonce = http_cookie(q, SESSION_PRE);
-    const char *want = nonce ? session_mac(app, q->arena, "login", nonce) : NULL;
-    const char *posted = form_get(&f, "csrf");
-    if (!want || !posted || !crypto_equal(want, posted)) {
+    char nonce[CRYPTO_TOKEN_LEN + 1], want[44];
+    int have = http_cookie(q, SESSION_PRE, nonce, sizeof nonce) == 0;
+    if (have)
+        session_mac(app, "login", nonce, want);
+    const char *posted = session_form_csrf(&f);
+    if (!have || !posted || !crypto_equal(want, posted)) {
         session_login_page(app, q, r, 403, login, next,
                            i18n_text(app->defs->i18n, lang, "notice.csrf"));
         return;
@@ -152,13 +181,18 @@ void session_handle_logout(struct app *app, struct http_req *q, struct http_resp
     }
     struct form f;
     struct err e = {0};
-    const char *token = http_cookie(q, SESSION_COOKIE);
-    if (form_parse(q->arena, q->body, q->body_len, &f, &e) < 0 ||
-        !session_csrf_ok(app, q, form_get(&f, "csrf"))) {
+    char token[ACCOUNT_TOKEN_LEN + 1];
+    int have = http_cookie(q, SESSION_COOKIE, token, sizeof token) == 0;
+    int parsed = form_parse(q->arena, q->body, q->body_len, &f, &e);
+    if (parsed == FORM_NO_MEMORY) {
+        r->body.failed = 1;
+        return;
+    }
+    if (parsed < 0 || !session_csrf_ok(app, q, session_form_csrf(&f))) {
         app_error_page(app, q, r, 403, "forbidden");
         return;
     }
-    if (token)
+    if (have)
         account_logout(app->store, token, &e);
     /* An expired cookie removes it from the browser. */
     http_header(r, "Set-Cookie", SESSION_COOKIE "=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict");
@@ -175,9 +209,20 @@ static const char *session_bearer(const struct http_req *q)
     return h + sizeof scheme - 1;
 }
 
+/* The session token of the request: a bearer token when bearer is set and one was sent,
+ * else the session cookie (copied into buf); NULL when there is neither. */
+static const char *session_token(const struct http_req *q, int bearer,
+                                 char buf[ACCOUNT_TOKEN_LEN + 1])
+{
+    if (bearer && session_bearer(q))
+        return session_bearer(q);
+    return http_cookie(q, SESSION_COOKIE, buf, ACCOUNT_TOKEN_LEN + 1) == 0 ? buf : NULL;
+}
+
 int session_account(struct app *app, struct http_req *q, struct account *acc)
 {
-    const char *token = session_bearer(q) ? session_bearer(q) : http_cookie(q, SESSION_COOKIE);
+    char buf[ACCOUNT_TOKEN_LEN + 1];
+    const char *token = session_token(q, 1, buf);
     struct err e = {0};
     int rc = token ? account_session(app->store, q->arena, token, acc, &e) : STORE_NOT_FOUND;
     if (rc == STORE_ERROR) {
@@ -193,8 +238,8 @@ int session_require(struct app *app, struct http_req *q, struct http_resp *r, in
 {
     /* A bearer token only for the API: pages keep to the cookie, whose SameSite and CSRF
      * values protect their forms. */
-    const char *token =
-        api && session_bearer(q) ? session_bearer(q) : http_cookie(q, SESSION_COOKIE);
+    char buf[ACCOUNT_TOKEN_LEN + 1];
+    const char *token = session_token(q, api, buf);
     struct err e = {0};
     int rc = token ? account_session(app->store, q->arena, token, acc, &e) : STORE_NOT_FOUND;
     if (rc == STORE_OK)
@@ -253,8 +298,14 @@ void session_handle_api(struct app *app, struct http_req *q, struct http_resp *r
         return;
     }
     struct form f;
-    if (!http_content_type_is(q, "application/x-www-form-urlencoded") ||
-        form_parse(q->arena, q->body, q->body_len, &f, &e) < 0) {
+    int parsed = http_content_type_is(q, "application/x-www-form-urlencoded")
+                     ? form_parse(q->arena, q->body, q->body_len, &f, &e)
+                     : -1;
+    if (parsed == FORM_NO_MEMORY) {
+        r->body.failed = 1;
+        return;
+    }
+    if (parsed < 0) {
         app_json_error(r, 400, "send login and password as application/x-www-form-urlencoded");
         return;
     }

@@ -40,8 +40,9 @@ int session_account(struct app *app, struct http_req *q, struct account *acc);
 /* POST and DELETE /api/v1/session: bearer tokens for programs (docs/api.md). */
 void session_handle_api(struct app *app, struct http_req *q, struct http_resp *r);
 
-/* The CSRF value of the request's session, for staff forms (in the request arena). */
-const char *session_csrf(struct app *app, const struct http_req *q);
+/* The CSRF value of the request's session, for staff forms, into out; -1 without a session
+ * cookie. */
+int session_csrf(struct app *app, const struct http_req *q, char out[44]);
 
 /* Whether a posted form carries the right CSRF value for the request's session. */
 int session_csrf_ok(struct app *app, const struct http_req *q, const char *posted);

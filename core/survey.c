@@ -1004,6 +1004,10 @@ static int survey_choice_items(struct survey_loader *L, const struct survey_node
         if (survey_text(L, label, pre, "label", &ch->label))
             rc = -1;
     }
+    /* After an allocation failure, here or before (the loop did not run), the choices are
+     * partial: values may be NULL. */
+    if (L->oom)
+        return -1;
     if (rc == 0) {
         *out = choices;
         *count = list->n;
@@ -1530,6 +1534,10 @@ static int survey_logic(struct survey_loader *L, const struct survey_node *n, st
 static int survey_question_type(struct survey_loader *L, const struct survey_node *n,
                                 struct question *q, const char *pre)
 {
+    /* Out of memory while reading the common keys: what the rules below would look at may
+     * be partial. The load fails with "out of memory" alone. */
+    if (L->oom)
+        return -1;
     switch (q->type) {
     case Q_SCALE: return survey_range(L, n, q, pre);
     case Q_NUMBER: return survey_number(L, n, q, pre);
@@ -1537,6 +1545,8 @@ static int survey_question_type(struct survey_loader *L, const struct survey_nod
     case Q_MULTIPLE: {
         /* In this order: other checks the choices, the limits count both. */
         int rc = survey_choices(L, n, q, pre);
+        if (L->oom)
+            return -1;
         if (survey_other(L, n, q, pre))
             rc = -1;
         if (q->type == Q_CHOICE ? survey_appearance(L, n, q, pre) : survey_selected(L, n, q, pre))

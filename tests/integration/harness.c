@@ -166,6 +166,46 @@ static int harness_wait_ready(struct harness *h)
     return -1;
 }
 
+/* Starts anketa serve as harness_start was asked to, with the shipped plugins (ASan builds)
+ * and plugin.jsonl.path = h->events. A test's own --config or --plugin-dir in serve_args
+ * comes later and wins. */
+static int harness_spawn_anketa(struct harness *h)
+{
+    char web[1200], log[600], plugins[1100], conf_opt[600];
+    snprintf(web, sizeof web, "%s/web", h->root);
+    snprintf(log, sizeof log, "%s/anketa.log", h->dir);
+    snprintf(plugins, sizeof plugins, "%s/build/asan/plugins", h->root);
+    snprintf(conf_opt, sizeof conf_opt, "%s/plugins.conf", h->dir);
+    FILE *pc = fopen(conf_opt, "w");
+    if (!pc)
+        return -1;
+    fprintf(pc, "plugin.jsonl.path = %s\n", h->events);
+    fclose(pc);
+    char *anketa_argv[44] = {h->bin,      "serve",  "--db",          h->db,
+                             "--socket",  h->sock,  "--socket-mode", "0600",
+                             "--workers", "2",      "--surveys",     h->surveys,
+                             "--web",     web,      "--max-body",    h->max_body,
+                             "--config",  conf_opt, "--plugin-dir",  plugins};
+    size_t argc = 20;
+    for (size_t i = 0; h->serve_args && h->serve_args[i] && argc < 43; i++)
+        anketa_argv[argc++] = (char *)h->serve_args[i];
+    anketa_argv[argc] = NULL;
+    h->anketa = harness_spawn(anketa_argv, log);
+    return 0;
+}
+
+int harness_restart_anketa(struct harness *h)
+{
+    if (harness_spawn_anketa(h) < 0 || harness_wait_ready(h) < 0) {
+        char cmd[1200], out[4096];
+        snprintf(cmd, sizeof cmd, "tail -n 30 %s/anketa.log", h->dir);
+        harness_run(cmd, out, sizeof out);
+        fprintf(stderr, "harness: anketa did not come back:\n%s\n", out);
+        return -1;
+    }
+    return 0;
+}
+
 int harness_start(struct harness *h, const char *app_max_body, const char *nginx_max_body)
 {
     return harness_start_surveys(h, app_max_body, nginx_max_body, NULL);
@@ -198,37 +238,20 @@ int harness_start_with(struct harness *h, const char *app_max_body, const char *
     if (h->port < 0 || harness_seed(h) < 0)
         return -1;
 
-    char binpath[1200], surveys[1200], web[1200], log[600], conf[600], cmd[4096], out[4096];
-    snprintf(binpath, sizeof binpath, "%s/%s", root, bin);
+    char conf[600], cmd[4096], out[4096];
+    snprintf(h->bin, sizeof h->bin, "%s/%s", root, bin);
     if (bin[0] == '/')
-        snprintf(binpath, sizeof binpath, "%s", bin);
+        snprintf(h->bin, sizeof h->bin, "%s", bin);
     if (surveys_dir)
-        snprintf(surveys, sizeof surveys, "%s", surveys_dir);
+        snprintf(h->surveys, sizeof h->surveys, "%s", surveys_dir);
     else
-        snprintf(surveys, sizeof surveys, "%s/surveys", root);
-    snprintf(web, sizeof web, "%s/web", root);
-    snprintf(log, sizeof log, "%s/anketa.log", h->dir);
-    /* The shipped plugins (ASan builds), with the jsonl plugin writing to the run's directory.
-     * A test's own --config or --plugin-dir in serve_args comes later and wins. */
-    char plugins[1100], conf_opt[600];
-    snprintf(plugins, sizeof plugins, "%s/build/asan/plugins", root);
+        snprintf(h->surveys, sizeof h->surveys, "%s/surveys", root);
+    snprintf(h->max_body, sizeof h->max_body, "%s", app_max_body);
+    h->serve_args = serve_args;
+    /* The jsonl plugin writes to the run's directory. */
     snprintf(h->events, sizeof h->events, "%s/events.jsonl", h->dir);
-    snprintf(conf_opt, sizeof conf_opt, "%s/plugins.conf", h->dir);
-    FILE *pc = fopen(conf_opt, "w");
-    if (!pc)
+    if (harness_spawn_anketa(h) < 0)
         return -1;
-    fprintf(pc, "plugin.jsonl.path = %s\n", h->events);
-    fclose(pc);
-    char *anketa_argv[44] = {binpath,     "serve",  "--db",          h->db,
-                             "--socket",  h->sock,  "--socket-mode", "0600",
-                             "--workers", "2",      "--surveys",     surveys,
-                             "--web",     web,      "--max-body",    (char *)app_max_body,
-                             "--config",  conf_opt, "--plugin-dir",  plugins};
-    size_t argc = 20;
-    for (size_t i = 0; serve_args && serve_args[i] && argc < 43; i++)
-        anketa_argv[argc++] = (char *)serve_args[i];
-    anketa_argv[argc] = NULL;
-    h->anketa = harness_spawn(anketa_argv, log);
 
     snprintf(conf, sizeof conf, "%s/nginx.conf", h->dir);
     snprintf(cmd, sizeof cmd, "%s/scripts/nginx-conf.sh %s %s %d %s %s %s", root, root, h->dir,

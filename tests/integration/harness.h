@@ -18,6 +18,11 @@ struct harness {
     int port;
     pid_t anketa;
     pid_t nginx;
+    /* How anketa was started, for harness_restart_anketa. */
+    char bin[1200];
+    char surveys[1200];
+    char max_body[64];
+    const char *const *serve_args;
 };
 
 /*
@@ -34,6 +39,13 @@ int harness_start_surveys(struct harness *h, const char *app_max_body, const cha
 /* The same with further options for anketa serve (a NULL-terminated list, or NULL). */
 int harness_start_with(struct harness *h, const char *app_max_body, const char *nginx_max_body,
                        const char *surveys_dir, const char *const *serve_args);
+
+/*
+ * Starts anketa again with the arguments of harness_start (serve_args must still be valid),
+ * on the same database and socket, after the previous one died. Returns 0 when /healthz
+ * answers 200 through nginx.
+ */
+int harness_restart_anketa(struct harness *h);
 
 /* Stops both with SIGTERM; returns anketa's exit status (0 after a clean shutdown). */
 int harness_stop(struct harness *h);

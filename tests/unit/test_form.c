@@ -314,7 +314,7 @@ static void test_allocation_failures(void **state)
             arena_free(a);
             break;
         }
-        assert_int_equal(rc, -1);
+        assert_int_equal(rc, FORM_NO_MEMORY);
         assert_string_equal(e.msg, "out of memory");
         assert_null(f.fields);
         assert_int_equal(f.n, 0);
@@ -324,6 +324,44 @@ static void test_allocation_failures(void **state)
     }
     /* The field array and one block per stored field. */
     assert_int_equal(failures, 4);
+}
+
+/* What a page shows back of a refused value: valid UTF-8 kept, each bad byte as U+FFFD. */
+static void test_shown_replaces_what_is_not_utf8(void **state)
+{
+    struct arena *a = *state;
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"", ""},
+        {"ответ <b>", "ответ <b>"},
+        {"\xFF\xFE", "\xEF\xBF\xBD\xEF\xBF\xBD"},
+        {"a\xC0\xAF"
+         "b",
+         "a\xEF\xBF\xBD\xEF\xBF\xBD"
+         "b"},                                                    /* overlong '/' */
+        {"\xED\xA0\x80", "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"}, /* a surrogate */
+        {"\xF4\x90\x80\x80", "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"},
+        {"\xD0", "\xEF\xBF\xBD"},                   /* truncated at the end */
+        {"\xD0\xD0\x91", "\xEF\xBF\xBD\xD0\x91"},   /* then a whole one */
+        {"\xF0\x9F\x98\x80!", "\xF0\x9F\x98\x80!"}, /* four bytes, valid */
+        {"a\x01"
+         "b",
+         "a\x01"
+         "b"}, /* controls are UTF-8 */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *got = form_shown(a, cases[i].in);
+        assert_non_null(got);
+        assert_string_equal(got, cases[i].out);
+    }
+    assert_int_equal(form_utf8_len("\xE2\x82\xAC", 3), 3);
+    assert_int_equal(form_utf8_len("\xE2\x82\xAC", 2), 0);
+    assert_int_equal(form_utf8_len("\x80", 1), 0);
+    assert_int_equal(form_utf8_len("\x7F", 1), 1);
+    arena_fail_after(1);
+    assert_null(form_shown(a, "x"));
+    arena_fail_after(0);
 }
 
 int main(void)
@@ -343,6 +381,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_not_nul_terminated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty_body, setup, teardown),
         cmocka_unit_test(test_allocation_failures),
+        cmocka_unit_test_setup_teardown(test_shown_replaces_what_is_not_utf8, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
