@@ -26,7 +26,7 @@ INTEG_BIN := $(INTEG_SRC:tests/integration/%.c=build/asan/itests/%)
 PORT ?= 8080
 
 .PHONY: all deps run test unit integration clang-check js-test browser-test format format-check \
-        clean
+        clean bench
 all: build/anketa
 
 deps:
@@ -86,7 +86,8 @@ build/clang/%.o: %.c
 build/clang/anketa: $(LIB_SRC:%.c=build/clang/%.o) build/clang/core/main.o
 	$(CC) -o $@ $^ $(LIBS)
 
-FORMAT_FILES = $(wildcard core/*.[ch] tests/unit/*.c tests/integration/*.[ch] plugins/*/*.[ch])
+FORMAT_FILES = $(wildcard core/*.[ch] tests/unit/*.c tests/integration/*.[ch] plugins/*/*.[ch] \
+                          bench/*/*.c)
 
 # The browser's copy of the expression language runs the same vectors as the C one.
 js-test:
@@ -115,6 +116,17 @@ run: deps
 
 clean:
 	rm -rf build
+
+# `make bench` (bench/run.sh; not part of `make test`): anketa against the ceilings of the
+# machine it runs on, measured in the same command. The ceiling responder is an -O2 build kept
+# out of the main binary.
+build/bench/fcgi_ceiling: bench/ceiling/fcgi_ceiling.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(RELEASE_CFLAGS) -o $@ $< $(PKG_LIBS) -lfcgi -lpthread
+
+bench: deps
+	@$(MAKE) --no-print-directory build/anketa build/bench/fcgi_ceiling
+	@bench/run.sh
 
 -include $(shell find build -name '*.d' 2>/dev/null)
 
