@@ -17,7 +17,8 @@
 # ceilings, so a neighbour's load on a shared machine weighs on both alike.
 #
 # Settings (environment):
-#   BENCH_SECONDS=10      length of each wrk run (the school dashboard's single connection: half)
+#   BENCH_SECONDS=10      length of each wrk run (the school dashboard's single connection:
+#                         half; the region's, whose requests take seconds: three times)
 #   BENCH_RUNS=3          repetitions of every measurement (at least 3 for a median)
 #   BENCH_XLSX_RUNS=      repetitions of the XLSX export (default BENCH_RUNS; it is slow)
 #   BENCH_CONNECTIONS=64  wrk's connections
@@ -152,6 +153,9 @@ wrk_timeout=5
 run_wrk() {
     local name=$1 url=$2 c=$3 d=$4 out line
     shift 4
+    # Requests of an earlier run may still wait in the socket's queue (nginx passed them on
+    # before wrk hung up): the health check answers once the workers are through them.
+    curl -s -o /dev/null --max-time 60 "${url%%/s/*}/healthz" || true
     out=$(wrk -t"$(( c < 2 ? 1 : 2 ))" -c"$c" -d"${d}s" --timeout "${wrk_timeout}s" \
         -s bench/wrk/bench.lua "$url" \
         -- "$1" "$(( c < 2 ? 1 : 2 ))" "${@:2}")
@@ -280,12 +284,12 @@ for r in $(seq "$runs"); do
         echo "post: the load used up its $per_run fresh links; lower BENCH_SECONDS" >&2
         exit 1
     fi
-    run_wrk dash-school "$base/dash/org/bench-org-0" "$conns" "$secs" get "$curator_cookie"
     # Budget 3 is the time of one request: one connection, so no request waits for another.
-    # The region's page takes seconds (docs/performance.md): give it time.
+    # The region's page takes seconds (docs/performance.md): give it time for a few.
     run_wrk dash-school-1 "$base/dash/org/bench-org-0" 1 "$half" get "$curator_cookie"
+    run_wrk dash-school "$base/dash/org/bench-org-0" "$conns" "$secs" get "$curator_cookie"
     wrk_timeout=30
-    run_wrk dash-region-1 "$base/dash/org/bench-region" 1 "$secs" get "$region_cookie"
+    run_wrk dash-region-1 "$base/dash/org/bench-region" 1 $(( 3 * secs )) get "$region_cookie"
     wrk_timeout=5
     # 7: the resident memory of each worker after the load.
     max=0
