@@ -21,6 +21,7 @@
 #                         half; the region's, whose requests take seconds: three times)
 #   BENCH_RUNS=3          repetitions of every measurement (at least 3 for a median)
 #   BENCH_XLSX_RUNS=      repetitions of the XLSX export (default BENCH_RUNS; it is slow)
+#   BENCH_STARTUP_RUNS=9  repetitions of the start-up (cheap, and the most easily disturbed)
 #   BENCH_CONNECTIONS=64  wrk's connections
 #   BENCH_WORKERS=        anketa's (and the ceilings') worker processes (default: nproc)
 #   BENCH_SYNC=FULL       anketa's --synchronous, and the INSERT ceiling's
@@ -34,6 +35,7 @@ cd "$root"
 secs=${BENCH_SECONDS:-10}
 runs=${BENCH_RUNS:-3}
 xlsx_runs=${BENCH_XLSX_RUNS:-$runs}
+startup_runs=${BENCH_STARTUP_RUNS:-9}
 conns=${BENCH_CONNECTIONS:-64}
 workers=${BENCH_WORKERS:-$(nproc)}
 sync=${BENCH_SYNC:-FULL}
@@ -378,7 +380,7 @@ healthz() {
     exec 3<&-
     [[ $line == *" 200 "* ]]
 }
-for r in $(seq "$runs"); do
+for r in $(seq "$startup_runs"); do
     t0=$(date +%s%N)
     start_anketa "$db" "$var/surveys100"
     until healthz 2>/dev/null; do
