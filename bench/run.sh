@@ -51,6 +51,7 @@ nonce=BenchNonce0123456789ab
 [ "$runs" -ge 1 ] || { echo "BENCH_RUNS must be at least 1" >&2; exit 2; }
 [ -x "$bin" ] && [ -x "$ceiling" ] || { echo "run it as make bench" >&2; exit 2; }
 
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 note() { printf '%s  %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 load1() { cut -d' ' -f1 /proc/loadavg; }
 record() { printf '%s %s\n' "$1" "$2" >> "$res"; }
@@ -407,6 +408,7 @@ echo
 echo "anketa make bench, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $(uname -r)"
 echo "  $workers workers, synchronous=$sync, wrk $conns connections x ${secs} s, $runs runs;" \
      "median (min-max); load = 1-minute load average after each run"
+echo "  load average (1, 5, 15 min): $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 echo "  region: $(sqlite3 "$db" "SELECT count(*) FROM orgs WHERE level = 'organisation'") organisations," \
      "$(sqlite3 "$db" 'SELECT count(*) FROM participants') participants," \
      "$(sqlite3 "$db" 'SELECT count(*) FROM responses') responses (after the POST runs)"
