@@ -1,9 +1,9 @@
 -- The data of `make bench` (bench/run.sh), the one generator of the benchmarks: a region of
 -- 300 organisations (20 municipalities of 14 schools and 1 enterprise), 100,000
 -- participants, and 1,000,000 responses: every participant answered the entry and the final
--- questionnaire of their role in each of five school years (2022/23 to 2026/27), 18 to 20
--- answers each, with the three scale scores. Two more campaigns stay open and unanswered,
--- 200,000 links in all, for the submission benchmark's fresh tokens.
+-- questionnaire of their role in each of five school years (2022/23 to 2026/27), 15 to 22
+-- answers each (18 on average), with the three scale scores. Two more campaigns stay open
+-- and unanswered, 200,000 links in all, for the submission benchmark's fresh tokens.
 --
 -- Deterministic: every value comes from the row's number through a fixed hash, so the same
 -- file gives the same database. Run on a database made by `anketa init`: the responses'
