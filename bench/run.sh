@@ -18,7 +18,8 @@
 #
 # Settings (environment):
 #   BENCH_SECONDS=10      length of each wrk run (the school dashboard's single connection:
-#                         half; the region's, whose requests take seconds: three times)
+#                         half; the region's, whose requests take seconds: three times,
+#                         and at least 30 s)
 #   BENCH_RUNS=3          repetitions of every measurement (at least 3 for a median)
 #   BENCH_XLSX_RUNS=      repetitions of the XLSX export (default BENCH_RUNS; it is slow)
 #   BENCH_STARTUP_RUNS=9  repetitions of the start-up (cheap, and the most easily disturbed)
@@ -295,7 +296,8 @@ for r in $(seq "$runs"); do
     run_wrk dash-school-1 "$base/dash/org/bench-org-0" 1 "$half" get "$curator_cookie"
     wrk_timeout=30
     run_wrk dash-school "$base/dash/org/bench-org-0" "$conns" "$secs" get "$curator_cookie"
-    run_wrk dash-region-1 "$base/dash/org/bench-region" 1 $(( 3 * secs )) get "$region_cookie"
+    run_wrk dash-region-1 "$base/dash/org/bench-region" 1 $(( secs < 10 ? 30 : 3 * secs )) get \
+        "$region_cookie"
     wrk_timeout=5
     # 7: the resident memory of each worker after the load.
     max=0
