@@ -2,12 +2,12 @@
 # Debian packages are missing (scripts/install-deps.sh), so a fresh machine needs nothing else.
 
 CC       ?= cc
-PKGS     := sqlite3 yaml-0.1 jansson libsodium lua5.4 xlsxwriter
+PKGS     := sqlite3 yaml-0.1 jansson libsodium lua5.4
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
 BASE_CFLAGS := -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) -Icore $(PKG_CFLAGS)
-LIBS     := $(PKG_LIBS) -lfcgi -lm
+LIBS     := $(PKG_LIBS) -lfcgi -lm -ldl
 
 RELEASE_CFLAGS := -O2 -g -fstack-protector-strong -D_FORTIFY_SOURCE=2
 ASAN_CFLAGS    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
@@ -23,11 +23,26 @@ ASAN_OBJ := $(LIB_SRC:%.c=build/asan/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/asan/tests/%)
 INTEG_BIN := $(INTEG_SRC:tests/integration/%.c=build/asan/itests/%)
 
+# Plugins (docs/plugins.md): each plugins/<name>/ is one shared object, build/plugins/<name>.so,
+# with an ASan twin in build/asan/plugins/ that the sanitized server of the tests loads. Test
+# plugins (tests/plugins/<name>.c, one file each) exist only as ASan builds. A plugin compiles
+# against core/plugin_api.h alone; PLUGIN_LIBS_<name> adds the libraries it links.
+PLUGIN_NAMES := $(sort $(notdir $(patsubst %/,%,$(dir $(wildcard plugins/*/*.c)))))
+REL_PLUGINS  := $(PLUGIN_NAMES:%=build/plugins/%.so)
+ASAN_PLUGINS := $(PLUGIN_NAMES:%=build/asan/plugins/%.so)
+CLANG_PLUGINS := $(PLUGIN_NAMES:%=build/clang/plugins/%.so)
+TEST_PLUGINS := $(patsubst tests/plugins/%.c,build/asan/test-plugins/%.so,\
+                  $(wildcard tests/plugins/*.c))
+PLUGIN_CFLAGS = -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) -Icore -fPIC \
+                -fvisibility=hidden $(PLUGIN_PKG_CFLAGS_$*)
+PLUGIN_PKG_CFLAGS_xlsx := $(shell pkg-config --cflags zlib 2>/dev/null)
+PLUGIN_LIBS_xlsx       := $(shell pkg-config --libs zlib 2>/dev/null) -lpthread
+
 PORT ?= 8080
 
 .PHONY: all deps run test unit integration clang-check js-test browser-test format format-check \
         clean bench
-all: build/anketa
+all: build/anketa $(REL_PLUGINS)
 
 deps:
 	@scripts/install-deps.sh
@@ -47,6 +62,24 @@ build/anketa: $(REL_OBJ) build/rel/core/main.o
 build/asan/anketa: $(ASAN_OBJ) build/asan/core/main.o
 	$(CC) $(ASAN_CFLAGS) -o $@ $^ $(LIBS)
 
+.SECONDEXPANSION:
+build/plugins/%.so: $$(wildcard plugins/$$*/*.c plugins/$$*/*.h) core/plugin_api.h
+	@mkdir -p $(dir $@)
+	$(CC) $(PLUGIN_CFLAGS) $(RELEASE_CFLAGS) -shared -Wl,-z,relro,-z,now -o $@ $(filter %.c,$^) \
+	    $(PLUGIN_LIBS_$*)
+
+build/asan/plugins/%.so: $$(wildcard plugins/$$*/*.c plugins/$$*/*.h) core/plugin_api.h
+	@mkdir -p $(dir $@)
+	$(CC) $(PLUGIN_CFLAGS) $(ASAN_CFLAGS) -shared -o $@ $(filter %.c,$^) $(PLUGIN_LIBS_$*)
+
+build/clang/plugins/%.so: $$(wildcard plugins/$$*/*.c plugins/$$*/*.h) core/plugin_api.h
+	@mkdir -p $(dir $@)
+	$(CC) $(PLUGIN_CFLAGS) -O2 -shared -o $@ $(filter %.c,$^) $(PLUGIN_LIBS_$*)
+
+build/asan/test-plugins/%.so: tests/plugins/%.c core/plugin_api.h
+	@mkdir -p $(dir $@)
+	$(CC) $(PLUGIN_CFLAGS) $(ASAN_CFLAGS) -shared -o $@ $<
+
 build/asan/tests/%: tests/unit/%.c $(ASAN_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(ASAN_CFLAGS) -o $@ $< $(ASAN_OBJ) $(LIBS) $(shell pkg-config --libs cmocka)
@@ -64,20 +97,20 @@ TEST_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 
 
 test: deps
 	@$(MAKE) --no-print-directory clang-check format-check js-test $(UNIT_BIN) build/asan/anketa \
-	    $(INTEG_BIN)
+	    $(INTEG_BIN) $(ASAN_PLUGINS) $(TEST_PLUGINS)
 	@$(MAKE) --no-print-directory browser-test
 	@$(TEST_ENV) ANKETA_BIN=build/asan/anketa ANKETA_ROOT=$(CURDIR) tests/run.sh $(UNIT_BIN) $(INTEG_BIN)
 
-unit: $(UNIT_BIN)
-	@$(TEST_ENV) tests/run.sh $(UNIT_BIN)
+unit: $(UNIT_BIN) $(ASAN_PLUGINS) $(TEST_PLUGINS)
+	@$(TEST_ENV) ANKETA_ROOT=$(CURDIR) tests/run.sh $(UNIT_BIN)
 
-integration: build/asan/anketa $(INTEG_BIN)
+integration: build/asan/anketa $(INTEG_BIN) $(ASAN_PLUGINS) $(TEST_PLUGINS)
 	@$(TEST_ENV) ANKETA_BIN=build/asan/anketa ANKETA_ROOT=$(CURDIR) tests/run.sh $(INTEG_BIN)
 
 # The code must build warning-free with clang as well as gcc.
 clang-check:
 	@echo "== clang -Werror build"
-	@$(MAKE) --no-print-directory CC=clang build/clang/anketa
+	@$(MAKE) --no-print-directory CC=clang build/clang/anketa $(CLANG_PLUGINS)
 
 build/clang/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -87,7 +120,7 @@ build/clang/anketa: $(LIB_SRC:%.c=build/clang/%.o) build/clang/core/main.o
 	$(CC) -o $@ $^ $(LIBS)
 
 FORMAT_FILES = $(wildcard core/*.[ch] tests/unit/*.c tests/integration/*.[ch] plugins/*/*.[ch] \
-                          bench/*/*.c)
+                 tests/plugins/*.c bench/*/*.c)
 
 # The browser's copy of the expression language runs the same vectors as the C one.
 js-test:
@@ -96,7 +129,7 @@ js-test:
 
 # Pages in Debian's headless Chromium (playwright-core and axe-core from npm, pinned by
 # tests/browser/package-lock.json); screenshots land in build/artifacts/.
-browser-test: build/asan/anketa
+browser-test: build/asan/anketa $(ASAN_PLUGINS)
 	@echo "== node --test tests/browser/ (headless Chromium)"
 	@[ -d tests/browser/node_modules ] || \
 	    npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
@@ -111,7 +144,7 @@ format-check:
 
 # A sub-make: pkg-config runs only after deps has installed the libraries it describes.
 run: deps
-	@$(MAKE) --no-print-directory build/anketa
+	@$(MAKE) --no-print-directory build/anketa $(REL_PLUGINS)
 	@scripts/run.sh $(PORT)
 
 clean:
@@ -125,7 +158,7 @@ build/bench/fcgi_ceiling: bench/ceiling/fcgi_ceiling.c
 	$(CC) $(BASE_CFLAGS) $(RELEASE_CFLAGS) -o $@ $< $(PKG_LIBS) -lfcgi -lpthread
 
 bench: deps
-	@$(MAKE) --no-print-directory build/anketa build/bench/fcgi_ceiling
+	@$(MAKE) --no-print-directory build/anketa $(REL_PLUGINS) build/bench/fcgi_ceiling
 	@bench/run.sh
 
 -include $(shell find build -name '*.d' 2>/dev/null)
@@ -134,8 +167,8 @@ bench: deps
 # Installation and the Debian package (docs/deploy.md).
 #
 # `make install` puts a release build under PREFIX (DESTDIR stages it elsewhere): the binary,
-# the man page, and share/anketa/{web,surveys,lua}, which belong to the installation and are
-# replaced on every install. The configuration, /etc/anketa/anketa.conf, is written only when
+# the man page, the plugins in lib/anketa/plugins, and share/anketa/{web,surveys,lua}, which
+# belong to the installation and are replaced on every install. The configuration, /etc/anketa/anketa.conf, is written only when
 # absent, so an administrator's file is never overwritten; its paths point at PREFIX, and that
 # is how the installed binary finds its data (the built-in defaults stay those of the source
 # tree, for `make run`). `make uninstall` removes what install put, never the configuration or
@@ -148,6 +181,7 @@ DESTDIR ?=
 BINDIR   = $(PREFIX)/bin
 DATADIR  = $(PREFIX)/share/anketa
 MANDIR   = $(PREFIX)/share/man
+PLUGINDIR = $(PREFIX)/lib/anketa/plugins
 CONFDIR  = /etc/anketa
 DATA_DIRS := web surveys lua
 
@@ -158,10 +192,13 @@ $(MAIN_OBJS): BASE_CFLAGS += -DANKETA_VERSION='"$(VERSION)"'
 
 .PHONY: install uninstall deb
 
-install: build/anketa
+install: build/anketa $(REL_PLUGINS)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DATADIR)
 	install -m 0755 build/anketa $(DESTDIR)$(BINDIR)/anketa
 	install -m 0644 docs/anketa.1 $(DESTDIR)$(MANDIR)/man1/anketa.1
+	rm -rf $(DESTDIR)$(PLUGINDIR)
+	install -d $(DESTDIR)$(PLUGINDIR)
+	install -m 0644 $(REL_PLUGINS) $(DESTDIR)$(PLUGINDIR)/
 	@set -e; for d in $(DATA_DIRS); do \
 	    rm -rf "$(DESTDIR)$(DATADIR)/$$d"; \
 	    [ -d $$d ] || continue; \
@@ -173,7 +210,8 @@ install: build/anketa
 	    echo "kept the existing $(DESTDIR)$(CONFDIR)/anketa.conf"; \
 	else \
 	    install -d $(DESTDIR)$(CONFDIR) && \
-	    sed 's|/usr/share/anketa|$(DATADIR)|g' deploy/anketa.conf \
+	    sed -e 's|/usr/share/anketa|$(DATADIR)|g' -e 's|/usr/lib/anketa|$(PREFIX)/lib/anketa|g' \
+	        deploy/anketa.conf \
 	        > $(DESTDIR)$(CONFDIR)/anketa.conf && \
 	    chmod 0644 $(DESTDIR)$(CONFDIR)/anketa.conf && \
 	    echo "wrote $(DESTDIR)$(CONFDIR)/anketa.conf"; \
@@ -181,8 +219,8 @@ install: build/anketa
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/anketa $(DESTDIR)$(MANDIR)/man1/anketa.1
-	rm -rf $(addprefix $(DESTDIR)$(DATADIR)/,$(DATA_DIRS))
-	@rmdir $(DESTDIR)$(DATADIR) 2>/dev/null || true
+	rm -rf $(addprefix $(DESTDIR)$(DATADIR)/,$(DATA_DIRS)) $(DESTDIR)$(PLUGINDIR)
+	@rmdir $(DESTDIR)$(DATADIR) $(DESTDIR)$(PREFIX)/lib/anketa 2>/dev/null || true
 	@echo "kept $(DESTDIR)$(CONFDIR)/anketa.conf and the database"
 
 DEB_ARCH  = $(shell dpkg --print-architecture)
@@ -196,7 +234,7 @@ deb: build/anketa
 	rm -rf build/deb
 	@$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/$(DEB_STAGE) PREFIX=/usr
 	strip --strip-unneeded --remove-section=.comment --remove-section=.note \
-	    $(DEB_STAGE)/usr/bin/anketa
+	    $(DEB_STAGE)/usr/bin/anketa $(DEB_STAGE)/usr/lib/anketa/plugins/*.so
 	gzip -9n $(DEB_STAGE)/usr/share/man/man1/anketa.1
 	install -D -m 0644 deploy/anketa.service $(DEB_STAGE)/lib/systemd/system/anketa.service
 	install -D -m 0644 deploy/debian/copyright $(DEB_DOC)/copyright
@@ -213,7 +251,8 @@ deb: build/anketa
 	install -m 0755 deploy/debian/postinst deploy/debian/prerm deploy/debian/postrm \
 	    $(DEB_STAGE)/DEBIAN/
 	printf 'Source: anketa\n\nPackage: anketa\nArchitecture: any\n' > build/deb/debian/control
-	cd build/deb && dpkg-shlibdeps -O anketa/usr/bin/anketa > shlibs.substvars
+	cd build/deb && dpkg-shlibdeps -O anketa/usr/bin/anketa anketa/usr/lib/anketa/plugins/*.so \
+	    > shlibs.substvars
 	cd $(DEB_STAGE) && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | sort -z | \
 	    xargs -0 md5sum > DEBIAN/md5sums
 	sed -e 's|@VERSION@|$(VERSION)|' -e 's|@ARCH@|$(DEB_ARCH)|' \

@@ -14,8 +14,7 @@
 #include <time.h>
 
 /* A session ends after 12 hours, or after 2 idle hours (a school PC left signed in). */
-#define ACCOUNT_SESSION_S (12 * 3600)
-#define ACCOUNT_IDLE_S    (2 * 3600)
+#define ACCOUNT_IDLE_S (2 * 3600)
 
 /* Failures allowed before the first lock; each further failure doubles it, up to a day. */
 #define ACCOUNT_FREE_FAILURES 5

@@ -44,7 +44,8 @@ struct account {
     const char *org_code; /* NULL for the administrator */
 };
 
-#define ACCOUNT_TOKEN_LEN 43 /* 256 bits, base64url without padding */
+#define ACCOUNT_TOKEN_LEN 43          /* 256 bits, base64url without padding */
+#define ACCOUNT_SESSION_S (12 * 3600) /* a session lasts at most this long */
 
 /* Hashes a password for storage (Argon2id); -1 when out of memory or too long. */
 int account_hash_password(const char *password, char out[128]);

@@ -1,10 +1,16 @@
 /*
- * api: read-only survey definitions as JSON.
+ * api: the routes under /api/v1: survey definitions (public: they are the questionnaires
+ * anyone with a link sees), bearer sessions, the staff resources, which are the page
+ * models of core/dash.c as JSON (docs/api.md), and the plugins' routes under
+ * /api/v1/plugins/ (docs/plugins.md).
  */
 #include "api.h"
 
 #include "app.h"
+#include "dash.h"
 #include "http.h"
+#include "plugin.h"
+#include "session.h"
 #include "survey.h"
 
 #include <string.h>
@@ -51,6 +57,19 @@ static void api_survey(struct app *app, struct http_resp *r, const char *id)
 
 void api_handle(struct app *app, struct http_req *q, struct http_resp *r, const char *rest)
 {
+    /* A plugin's routes take any method: the plugin says which it answers. */
+    if (strncmp(rest, "plugins/", 8) == 0) {
+        plugin_route(app, q, r, rest + 8);
+        return;
+    }
+    if (strcmp(rest, "session") == 0) {
+        session_handle_api(app, q, r);
+        return;
+    }
+    if (strcmp(rest, "me") == 0 || strcmp(rest, "audit") == 0 || strncmp(rest, "orgs/", 5) == 0) {
+        dash_api_handle(app, q, r, rest);
+        return;
+    }
     if (strcmp(q->method, "GET") != 0 && strcmp(q->method, "HEAD") != 0) {
         http_header(r, "Allow", "GET, HEAD");
         app_json_error(r, 405, "this resource is read-only");

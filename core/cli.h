@@ -7,6 +7,7 @@
 #ifndef ANKETA_CLI_H
 #define ANKETA_CLI_H
 
+struct config;
 struct err;
 
 int cmd_serve(int argc, char **argv);
@@ -25,6 +26,23 @@ int cmd_restore(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_indicators(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+
+/*
+ * Loads the plugins for a command: plugin_dir and the plugins' options come from the
+ * configuration file (config_path, or CONFIG_DEFAULT_PATH when it exists), then dir (the
+ * --plugin-dir option) when not NULL. A plugin that cannot load is left out, logged only at
+ * debug level: a command's output must not fill with the complaints of plugins it does not
+ * use (jsonl without its path); the command says what it misses (export: the format). A
+ * directory that does not exist loads none. Fails (with the error printed) only
+ * on a broken configuration or an unknown option of a loaded plugin. cfg receives the
+ * configuration and must outlive the plugins (they read their options from it); the caller
+ * ends with plugin_unload_all().
+ */
+int cli_plugins_load(const char *cmd, const char *config_path, const char *dir, struct config *cfg);
+
+/* The same for a configuration already resolved, read from file (NULL: none was read); with
+ * quiet unset (anketa serve), a plugin left out is logged as a warning. */
+int cli_plugins_start(const char *cmd, const struct config *cfg, const char *file, int quiet);
 
 /* Prints "anketa CMD: FILE:LINE:COL: message" on stderr. */
 void cli_print_err(const char *cmd, const struct err *e);

@@ -47,6 +47,9 @@ static const char demo_usage[] =
     "usage: anketa demo [--db PATH] [--surveys DIR] [--samples DIR]\n"
     "Adds the demonstration region (once) and prints, per questionnaire, the token of an\n"
     "unanswered and of an answered invitation:  <survey> unanswered|answered <token>\n"
+    "Then gives each demo staff account a new random password and prints it:\n"
+    "  staff <login> <password> <role> <organisation or ->\n"
+    "and the school years it has data for:  period <code>\n"
     "  --samples DIR  the sample CSV files and demo.json (default docs/samples)\n";
 
 static int db_print_links(struct store *st, const struct survey_set *set, struct err *e)
@@ -74,7 +77,25 @@ static int db_demo_and_links(struct store *st, const struct survey_set *set, con
 {
     if (demo_seed(st, set, samples, created, errs) < 0)
         return err_set(e, samples, 0, 0, "the demo data could not be built");
-    return db_print_links(st, set, e);
+    if (db_print_links(st, set, e) < 0)
+        return -1;
+    struct arena *a = arena_new();
+    struct demo_login *logins;
+    size_t n;
+    if (!a || demo_staff(st, samples, a, &logins, &n, errs) < 0) {
+        arena_free(a);
+        return err_set(e, samples, 0, 0, "the demo's staff accounts could not be made");
+    }
+    for (size_t i = 0; i < n; i++)
+        printf("staff %s %s %s %s\n", logins[i].login, logins[i].password, logins[i].role,
+               logins[i].org_code ? logins[i].org_code : "-");
+    arena_free(a);
+    char periods[16][8];
+    if (demo_periods(samples, periods, 16, &n, errs) < 0)
+        return err_set(e, samples, 0, 0, "demo.json names no school year");
+    for (size_t i = 0; i < n; i++)
+        printf("period %s\n", periods[i]);
+    return 0;
 }
 
 int cmd_demo(int argc, char **argv)

@@ -1,88 +1,68 @@
 /*
  * cmd_export: `anketa export`: responses, participants or indicator values of an
- * organisation's subtree as CSV, CSV for Excel, XLSX, JSON or NDJSON, to a file or to
- * standard output.
+ * organisation's subtree as CSV, CSV for Excel, JSON, NDJSON or a plugin's format (XLSX),
+ * to a file or to standard output.
  */
 #include "cli.h"
+#include "config.h"
 #include "err.h"
 #include "export.h"
+#include "plugin.h"
 #include "store.h"
 #include "survey.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 static const char export_usage[] =
-    "usage: anketa export responses|participants|indicators --org CODE --format FORMAT\n"
+    "usage: anketa export responses|participants|indicators|federal --org CODE --format FORMAT\n"
     "                     [--survey ID] [--period P] [--region NAME] [--out FILE]\n"
     "                     [--identified] [--db PATH] [--surveys DIR]\n"
+    "                     [--config FILE] [--plugin-dir DIR]\n"
     "Writes a table of the organisation CODE and everything below it: the responses (one row\n"
-    "each, one column per question), the participants, or the indicator values of a region.\n"
+    "each, one column per question), the participants, the indicator values of a region, or\n"
+    "the count of participants by form, role and age band for federal statistics.\n"
     "Participants appear under stable pseudonyms unless --identified is given. Every export\n"
     "is recorded in the audit log. Columns and formats: docs/exports.md.\n"
     "  --org CODE      the organisation, municipality or region (required)\n"
     "  --format F      csv (UTF-8, ','), csv-excel (UTF-8, ';', decimal comma: Excel in a\n"
-    "                  Russian locale), xlsx, json (one array) or ndjson (one object a line)\n"
+    "                  Russian locale), json (one array), ndjson (one object a line), or\n"
+    "                  a plugin's: xlsx (plugins/xlsx)\n"
     "  --survey ID     responses: only this questionnaire; participants: those invited to it\n"
     "  --period P      a school year such as 2026/27 (or 2026/27-H1, 2026/27-Q3): responses\n"
     "                  submitted in it; participants in its programmes or pairs\n"
     "  --region NAME   indicators: the region's folder under lua/regions (with --period)\n"
+    "                  federal: --period is required and is a school year\n"
     "  --out FILE      write FILE (readable by its owner only) instead of standard output\n"
     "  --identified    participants' codes and names instead of pseudonyms\n"
     "  --db PATH       the database (default var/anketa.db)\n"
-    "  --surveys DIR   the questionnaires whose questions are the columns (default surveys)\n";
+    "  --surveys DIR   the questionnaires whose questions are the columns (default surveys)\n"
+    "  --config FILE   where plugin_dir and the plugins' options are read (default\n"
+    "                  " CONFIG_DEFAULT_PATH ", if it exists)\n"
+    "  --plugin-dir DIR  the plugins to load (default: the configuration's plugin_dir)\n";
 
-int cmd_export(int argc, char **argv)
+/* The export itself, once the plugins that may provide its format are loaded. */
+static int cmd_export_run(struct export_request *rqp, const char *format, const char *out,
+                          const char *db, const char *surveys_dir)
 {
-    static const struct option opts[] = {
-        {"org", required_argument, NULL, 'o'},
-        {"format", required_argument, NULL, 'f'},
-        {"survey", required_argument, NULL, 's'},
-        {"period", required_argument, NULL, 'p'},
-        {"region", required_argument, NULL, 'r'},
-        {"out", required_argument, NULL, 'O'},
-        {"identified", no_argument, NULL, 'i'},
-        {"db", required_argument, NULL, 'd'},
-        {"surveys", required_argument, NULL, 'S'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *db = "var/anketa.db", *surveys_dir = "surveys", *format = NULL, *out = NULL;
-    struct export_request rq = {0};
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'o': rq.org_code = optarg; break;
-        case 'f': format = optarg; break;
-        case 's': rq.survey_id = optarg; break;
-        case 'p': rq.period = optarg; break;
-        case 'r': rq.region = optarg; break;
-        case 'O': out = optarg; break;
-        case 'i': rq.identified = 1; break;
-        case 'd': db = optarg; break;
-        case 'S': surveys_dir = optarg; break;
-        case 'h': fputs(export_usage, stdout); return 0;
-        default: fputs(export_usage, stderr); return 2;
-        }
-    }
-    if (argc - optind != 1 || export_table_parse(argv[optind], &rq.table) < 0 || !rq.org_code ||
-        !format) {
-        fputs(export_usage, stderr);
-        return 2;
-    }
+    struct export_request rq = *rqp;
     if (export_format_parse(format, &rq.format) < 0) {
-        fprintf(stderr,
-                "anketa export: unknown format \"%s\" (csv, csv-excel, xlsx, json, "
-                "ndjson)\n",
-                format);
+        char list[512];
+        export_format_list(list, sizeof list);
+        fprintf(stderr, "anketa export: unknown format \"%s\" (the formats are: %s%s)\n", format,
+                list,
+                strcmp(format, "xlsx") == 0 ? "; xlsx needs the plugin xlsx in the plugin "
+                                              "directory (--plugin-dir, plugin_dir)"
+                                            : "");
         return 2;
     }
-    if (!out && rq.format == EXPORT_XLSX && isatty(STDOUT_FILENO)) {
-        fprintf(stderr, "anketa export: an XLSX workbook is not for a terminal: use --out FILE\n");
+    if (!out && export_format_binary(rq.format) && isatty(STDOUT_FILENO)) {
+        fprintf(stderr, "anketa export: a %s file is not for a terminal: use --out FILE\n", format);
         return 2;
     }
     struct err e = {0};
@@ -143,4 +123,59 @@ int cmd_export(int argc, char **argv)
     store_close(st);
     survey_set_free(&set);
     return rc == EXPORT_OK ? 0 : 1;
+}
+
+int cmd_export(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"org", required_argument, NULL, 'o'},
+        {"format", required_argument, NULL, 'f'},
+        {"survey", required_argument, NULL, 's'},
+        {"period", required_argument, NULL, 'p'},
+        {"region", required_argument, NULL, 'r'},
+        {"out", required_argument, NULL, 'O'},
+        {"identified", no_argument, NULL, 'i'},
+        {"db", required_argument, NULL, 'd'},
+        {"surveys", required_argument, NULL, 'S'},
+        {"config", required_argument, NULL, 'c'},
+        {"plugin-dir", required_argument, NULL, 'P'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *db = "var/anketa.db", *surveys_dir = "surveys", *format = NULL, *out = NULL;
+    const char *config_path = NULL, *plugin_dir = NULL;
+    struct export_request rq = {0};
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': rq.org_code = optarg; break;
+        case 'f': format = optarg; break;
+        case 's': rq.survey_id = optarg; break;
+        case 'p': rq.period = optarg; break;
+        case 'r': rq.region = optarg; break;
+        case 'O': out = optarg; break;
+        case 'i': rq.identified = 1; break;
+        case 'd': db = optarg; break;
+        case 'S': surveys_dir = optarg; break;
+        case 'c': config_path = optarg; break;
+        case 'P': plugin_dir = optarg; break;
+        case 'h': fputs(export_usage, stdout); return 0;
+        default: fputs(export_usage, stderr); return 2;
+        }
+    }
+    if (argc - optind != 1 || export_table_parse(argv[optind], &rq.table) < 0 || !rq.org_code ||
+        !format) {
+        fputs(export_usage, stderr);
+        return 2;
+    }
+    /* Owns the plugins' options for as long as they are loaded. */
+    struct config *cfg = malloc(sizeof *cfg);
+    if (!cfg || cli_plugins_load("export", config_path, plugin_dir, cfg) < 0) {
+        free(cfg);
+        return 1;
+    }
+    int rc = cmd_export_run(&rq, format, out, db, surveys_dir);
+    plugin_unload_all();
+    free(cfg);
+    return rc;
 }

@@ -3,8 +3,10 @@
  * region's indicator scripts (docs/indicators.md).
  */
 #include "cli.h"
+#include "config.h"
 #include "err.h"
 #include "indicator.h"
+#include "plugin.h"
 #include "registry.h"
 
 #include <dirent.h>
@@ -18,6 +20,7 @@ static const char indicators_usage[] =
     "usage: anketa indicators check [DIR] [--lua DIR]\n"
     "       anketa indicators run --region R --period P [--org CODE] [--explain] [--db PATH]\n"
     "                             [--lua DIR] [--timeout MS] [--memory MB] [--cpu S]\n"
+    "                             [--config FILE] [--plugin-dir DIR]\n"
     "       anketa indicators test DIR [--lua DIR]\n"
     "check  loads and checks every indicator file (of the region directory DIR, or of every\n"
     "       region under DIR/regions) and prints each problem as FILE:LINE: message.\n"
@@ -30,7 +33,9 @@ static const char indicators_usage[] =
     "  --db PATH      the database (default var/anketa.db)\n"
     "  --timeout MS   each indicator's time limit (default 1000)\n"
     "  --memory MB    each indicator's memory limit (default 64)\n"
-    "  --cpu S        the CPU limit of the whole computation (default 60)\n";
+    "  --cpu S        the CPU limit of the whole computation (default 60)\n"
+    "  --config FILE, --plugin-dir DIR  run tells the plugins' event hooks once the values\n"
+    "                 are stored; the plugins and their options come from these (as for serve)\n";
 
 static int indicators_is_dir(const char *path)
 {
@@ -190,10 +195,12 @@ int cmd_indicators(int argc, char **argv)
         {"timeout", required_argument, NULL, 't'},
         {"memory", required_argument, NULL, 'm'},
         {"cpu", required_argument, NULL, 'c'},
+        {"config", required_argument, NULL, 'C'},
+        {"plugin-dir", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *lua = "lua", *region = NULL;
+    const char *lua = "lua", *region = NULL, *config_path = NULL, *plugin_dir = NULL;
     struct indicator_job job = {.db = "var/anketa.db", .print = stdout};
     long v;
     int c;
@@ -220,6 +227,8 @@ int cmd_indicators(int argc, char **argv)
                 goto usage;
             job.cpu_seconds = v;
             break;
+        case 'C': config_path = optarg; break;
+        case 'P': plugin_dir = optarg; break;
         case 'h': fputs(indicators_usage, stdout); return 0;
         default: goto usage;
         }
@@ -256,19 +265,30 @@ int cmd_indicators(int argc, char **argv)
                     lua);
             return 2;
         }
+        /* The plugins hear of the stored values; cfg holds their options meanwhile. */
+        struct config *cfg = malloc(sizeof *cfg);
+        if (!cfg || cli_plugins_load("indicators", config_path, plugin_dir, cfg) < 0) {
+            free(cfg);
+            return 1;
+        }
         char dir[4096];
         snprintf(dir, sizeof dir, "%s/regions/%s", lua, region);
         struct indicator_set *set = indicators_load(dir, lua);
-        if (!set)
-            return 1;
-        struct err e = {0};
-        int rc = indicator_run_isolated(set, &job, &e);
-        indicator_set_free(set);
-        if (rc < 0)
-            cli_print_err("indicators", &e);
-        else if (rc > 0)
-            fprintf(stderr, "anketa indicators: some indicators failed: their errors are shown "
-                            "above and stored with their values\n");
+        int rc = 1;
+        if (set) {
+            struct err e = {0};
+            rc = indicator_run_isolated(set, &job, &e);
+            if (rc < 0)
+                cli_print_err("indicators", &e);
+            if (rc > 0)
+                fprintf(stderr, "anketa indicators: some indicators failed: their errors are "
+                                "shown above and stored with their values\n");
+            if (rc >= 0)
+                plugin_indicators_computed(indicator_set_region(set), job.run.period, rc > 0);
+            indicator_set_free(set);
+        }
+        plugin_unload_all();
+        free(cfg);
         return rc == 0 ? 0 : 1;
     }
 usage:

@@ -6,8 +6,10 @@
 #include "cli.h"
 #include "config.h"
 #include "err.h"
+#include "plugin.h"
 #include "server.h"
 #include "store.h"
+#include "survey.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -83,9 +85,9 @@ int cmd_restore(int argc, char **argv)
 
 static const char doctor_usage[] =
     "usage: anketa doctor [--config FILE] [--nginx-user USER]\n"
-    "Checks the configuration, the questionnaires and templates, the database (schema,\n"
-    "integrity, permissions) and whether nginx's user can reach the socket, and says what to\n"
-    "fix. Exits 1 when something needs fixing.\n"
+    "Checks the configuration, the plugins, the questionnaires and templates, the database\n"
+    "(schema, integrity, permissions) and whether nginx's user can reach the socket, and says\n"
+    "what to fix. Exits 1 when something needs fixing.\n"
     "  --nginx-user USER  the user nginx's workers run as (default www-data)\n";
 
 struct doctor {
@@ -224,6 +226,46 @@ static void doctor_database(struct doctor *d, const char *db)
     store_close(s);
 }
 
+/*
+ * Loads the plugins as anketa serve would (the questionnaires may need their types). One
+ * that is left out is a note, not a problem: the server starts without it, and an unused
+ * plugin (jsonl without its path) is a choice. An option a plugin does not read is a problem:
+ * the server refuses to start on it.
+ */
+static void doctor_plugins(struct doctor *d, const struct config *cfg, const char *file)
+{
+    struct err e = {0};
+    struct err_list problems = {0};
+    struct stat st;
+    plugin_set_options(cfg->plugin_options, cfg->nplugin_options);
+    survey_set_plugin_types(plugin_qtype_find, cfg->plugin_dir);
+    if (stat(cfg->plugin_dir, &st) != 0) {
+        printf("note  no plugin directory %s: no plugins\n", cfg->plugin_dir);
+        return;
+    }
+    if (plugin_load_dir(cfg->plugin_dir, &problems, &e) < 0) {
+        doctor_err(d, "the plugin directory cannot be read", &e,
+                   "check plugin_dir and the directory's permissions");
+        return;
+    }
+    char list[512] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < plugin_count() && used < sizeof list; i++)
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s %s", i ? ", " : "",
+                                 plugin_name(i), plugin_version(i));
+    printf("ok    %zu plugin%s loaded from %s%s%s\n", plugin_count(),
+           plugin_count() == 1 ? "" : "s", cfg->plugin_dir, used ? ": " : "", list);
+    if (plugin_check_options(file ? file : "(no configuration file)", &problems, &e) < 0)
+        doctor_err(d, "a plugin option is wrong", &e,
+                   "fix that line: docs/plugins.md lists each shipped plugin's keys");
+    for (size_t i = 0; i < problems.n; i++) {
+        char msg[1024];
+        err_format(&problems.items[i], msg, sizeof msg);
+        printf("note  plugin left out: %s\n", msg);
+    }
+    err_list_free(&problems);
+}
+
 int cmd_doctor(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -260,6 +302,7 @@ int cmd_doctor(int argc, char **argv)
         doctor_ok("the configuration file is valid");
     else
         printf("note  no configuration file: the built-in defaults are checked\n");
+    doctor_plugins(&d, &cfg, loaded ? (config_path ? config_path : CONFIG_DEFAULT_PATH) : NULL);
     struct server_config sc;
     config_server(&cfg, &sc);
     struct app_defs defs;
@@ -270,6 +313,7 @@ int cmd_doctor(int argc, char **argv)
         printf("ok    %zu questionnaires, the templates and the words load\n", defs.surveys.n);
         app_defs_free(&defs);
     }
+    plugin_unload_all();
     doctor_database(&d, sc.db_path);
     doctor_socket(&d, sc.socket_path, nginx_user);
     if (d.problems)

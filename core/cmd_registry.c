@@ -8,11 +8,13 @@
 #include "err.h"
 #include "i18n.h"
 #include "import.h"
+#include "plugin.h"
 #include "registry.h"
 #include "store.h"
 
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -97,6 +99,12 @@ int cmd_import(int argc, char **argv)
     if (errs.dropped)
         fprintf(stderr, "anketa import: ... and %zu more problems\n", errs.dropped);
     if (rc == 0) {
+        char action[48], detail[96];
+        snprintf(action, sizeof action, "import.%s", argv[optind]);
+        snprintf(detail, sizeof detail, "rows=%ld changed=%ld", res.rows, res.changed);
+        struct err ae = {0};
+        if (store_audit(st, 0, action, path, detail, &ae) != STORE_OK)
+            cli_print_err("import", &ae);
         printf("anketa import: %s: %ld rows (%s, '%s'): %ld added or changed, %ld unchanged\n",
                path, res.rows, res.encoding,
                res.delimiter == '\t' ? "\\t" : (char[]){res.delimiter, 0}, res.changed,
@@ -123,6 +131,8 @@ static const char campaign_usage[] =
     "invited. status prints response rates per organisation; --pending lists who has not\n"
     "answered yet.\n"
     "  --db PATH   the database (default var/anketa.db)\n"
+    "  --config FILE, --plugin-dir DIR  open and close tell the plugins' event hooks; the\n"
+    "              plugins and their options come from these (as for anketa serve)\n"
     "  --period P  a school year such as 2026/27 (or 2026/27-H2, 2026/27-Q3)\n"
     "  --wave W    entry, final or none;  --role R: mentor, mentee or curator\n"
     "  --opens D, --closes D   dates YYYY-MM-DD\n";
@@ -171,9 +181,11 @@ int cmd_campaign(int argc, char **argv)
         {"wave", required_argument, NULL, 'w'},   {"role", required_argument, NULL, 'r'},
         {"form", required_argument, NULL, 'f'},   {"opens", required_argument, NULL, 'O'},
         {"closes", required_argument, NULL, 'C'}, {"pending", no_argument, NULL, 'P'},
+        {"config", required_argument, NULL, 'c'}, {"plugin-dir", required_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     const char *db = "var/anketa.db", *wave = NULL, *role = NULL, *form = NULL;
+    const char *config_path = NULL, *plugin_dir = NULL;
     struct campaign_rec rec = {0};
     int pending = 0, c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -188,6 +200,8 @@ int cmd_campaign(int argc, char **argv)
         case 'O': rec.opens = optarg; break;
         case 'C': rec.closes = optarg; break;
         case 'P': pending = 1; break;
+        case 'c': config_path = optarg; break;
+        case 'D': plugin_dir = optarg; break;
         case 'h': fputs(campaign_usage, stdout); return 0;
         default: fputs(campaign_usage, stderr); return 2;
         }
@@ -199,11 +213,21 @@ int cmd_campaign(int argc, char **argv)
         return 2;
     }
     rec.code = need_code ? argv[optind + 1] : NULL;
+    /* Opening and closing are events for the plugins: they load first, so a broken
+     * configuration stops the command before anything changes. cfg holds their options. */
+    int events = strcmp(verb, "open") == 0 || strcmp(verb, "close") == 0;
+    struct config *cfg = events ? malloc(sizeof *cfg) : NULL;
+    if (events && (!cfg || cli_plugins_load("campaign", config_path, plugin_dir, cfg) < 0)) {
+        free(cfg);
+        return 1;
+    }
     struct store *st = registry_open("campaign", db);
     struct arena *a = arena_new();
     if (!st || !a) {
         store_close(st);
         arena_free(a);
+        plugin_unload_all();
+        free(cfg);
         return 1;
     }
     struct err e = {0};
@@ -218,19 +242,28 @@ int cmd_campaign(int argc, char **argv)
             rc = 1;
         long invited, no_consent;
         if (rc == 0 && store_campaign_open(st, rec.code, &invited, &no_consent, &e) == STORE_OK) {
+            char detail[64];
+            snprintf(detail, sizeof detail, "invited=%ld", invited);
+            store_audit(st, 0, "campaign.open", rec.code, detail, &e);
             printf("anketa campaign: %s is open: %ld new invitation%s\n", rec.code, invited,
                    invited == 1 ? "" : "s");
             if (no_consent)
                 printf("anketa campaign: %ld participant%s without recorded consent were not "
                        "invited\n",
                        no_consent, no_consent == 1 ? "" : "s");
+            plugin_campaign_changed(rec.code, 1);
         } else if (rc == 0) {
             rc = 1;
         }
     } else if (strcmp(verb, "close") == 0) {
-        rc = store_campaign_close(st, rec.code, &e) == STORE_OK ? 0 : 1;
-        if (!rc)
+        rc = store_campaign_close(st, rec.code, &e) == STORE_OK &&
+                     store_audit(st, 0, "campaign.close", rec.code, NULL, &e) == STORE_OK
+                 ? 0
+                 : 1;
+        if (!rc) {
             printf("anketa campaign: %s is closed: its links now say so\n", rec.code);
+            plugin_campaign_changed(rec.code, 0);
+        }
     } else if (strcmp(verb, "list") == 0) {
         struct campaign_info *list;
         size_t n;
@@ -272,6 +305,8 @@ int cmd_campaign(int argc, char **argv)
         cli_print_err("campaign", &e);
     arena_free(a);
     store_close(st);
+    plugin_unload_all();
+    free(cfg);
     return rc;
 }
 
@@ -421,7 +456,14 @@ int cmd_revoke(int argc, char **argv)
     if (!st)
         return 1;
     struct err e = {0};
-    int rc = store_revoke_invitation(st, argv[optind], &e) == STORE_OK ? 0 : 1;
+    /* The audit log names the invitation by the start of its token only: the whole token
+     * would open the questionnaire. */
+    char prefix[12];
+    snprintf(prefix, sizeof prefix, "%.6s...", argv[optind]);
+    int rc = store_revoke_invitation(st, argv[optind], &e) == STORE_OK &&
+                     store_audit(st, 0, "campaign.revoke", prefix, NULL, &e) == STORE_OK
+                 ? 0
+                 : 1;
     if (rc)
         cli_print_err("revoke", &e);
     else
@@ -461,6 +503,12 @@ int cmd_participant(int argc, char **argv)
     struct err e = {0};
     long responses;
     int rc = store_erase_participant(st, argv[optind + 1], &responses, &e) == STORE_OK ? 0 : 1;
+    if (!rc) {
+        /* That an erasure happened, not whom it erased: the code would outlive the person. */
+        char detail[48];
+        snprintf(detail, sizeof detail, "responses=%ld", responses);
+        rc = store_audit(st, 0, "participant.erase", NULL, detail, &e) == STORE_OK ? 0 : 1;
+    }
     if (rc)
         cli_print_err("participant", &e);
     else

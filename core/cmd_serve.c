@@ -6,6 +6,7 @@
 #include "config.h"
 #include "err.h"
 #include "log.h"
+#include "plugin.h"
 #include "server.h"
 
 #include <getopt.h>
@@ -33,6 +34,8 @@ static const char serve_usage[] =
     "                     for the current school year (default: none)\n"
     "  --indicators-every S  seconds between looks for new answers or edited scripts that\n"
     "                     call for recomputing (default 300; 0: never)\n"
+    "  --plugin-dir DIR   the plugins (*.so) loaded at start (default build/plugins;\n"
+    "                     one that fails is logged and left out)\n"
     "  --quiet            the same as --log-level warn\n";
 
 /* getopt values: a config key k is SERVE_KEY + k; the options that are not keys follow. */
@@ -82,6 +85,7 @@ int cmd_serve(int argc, char **argv)
         {"lua", required_argument, NULL, SERVE_KEY + CONFIG_LUA},
         {"region", required_argument, NULL, SERVE_KEY + CONFIG_REGION},
         {"indicators-every", required_argument, NULL, SERVE_KEY + CONFIG_INDICATORS_EVERY},
+        {"plugin-dir", required_argument, NULL, SERVE_KEY + CONFIG_PLUGIN_DIR},
         {"config", required_argument, NULL, SERVE_OPT_CONFIG},
         {"quiet", no_argument, NULL, SERVE_OPT_QUIET},
         {"help", no_argument, NULL, SERVE_OPT_HELP},
@@ -132,12 +136,25 @@ int cmd_serve(int argc, char **argv)
         log_msg(LOG_INFO, "configuration: %s",
                 loaded ? (ctx->config_path ? ctx->config_path : CONFIG_DEFAULT_PATH)
                        : "built-in defaults and options");
+        /* Plugins load once, before the questionnaires that may use their types; a reload
+         * keeps them (and their options) as started. */
+        if (cli_plugins_start("serve", cfg,
+                              loaded ? (ctx->config_path ? ctx->config_path : CONFIG_DEFAULT_PATH)
+                                     : NULL,
+                              0) < 0) {
+            free(ctx);
+            return 1;
+        }
+        for (size_t i = 0; i < plugin_count(); i++)
+            log_msg(LOG_INFO, "plugin %s %s", plugin_name(i), plugin_version(i));
         struct server_config sc = {.reload = serve_reload, .reload_ctx = ctx};
         config_server(cfg, &sc);
         rc = server_run(&sc, &e);
     }
     if (rc < 0)
         cli_print_err("serve", &e);
+    /* The master and every worker return here, each with the plugins it holds. */
+    plugin_unload_all();
     free(ctx);
     return rc < 0 ? 1 : 0;
 }

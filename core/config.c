@@ -57,6 +57,7 @@ static const struct config_keydef config_keys[CONFIG_NKEYS] = {
     [CONFIG_INDICATORS_EVERY] = {"indicators_every", CONFIG_T_SECONDS,
                                  CONFIG_FIELD(indicators_every)},
     [CONFIG_STORE_NAMES] = {"store_names", CONFIG_T_BOOL, CONFIG_FIELD(store_names)},
+    [CONFIG_PLUGIN_DIR] = {"plugin_dir", CONFIG_T_PATH, CONFIG_FIELD(plugin_dir)},
 };
 
 /* The same words as log.c prints, in enum log_level order. */
@@ -79,6 +80,7 @@ void config_defaults(struct config *c)
     c->log_level = LOG_INFO;
     snprintf(c->lua, sizeof c->lua, "lua");
     c->indicators_every = 300;
+    snprintf(c->plugin_dir, sizeof c->plugin_dir, "build/plugins");
 }
 
 const char *config_key_name(enum config_key k)
@@ -374,6 +376,43 @@ static char *config_trim(char *s)
     return s;
 }
 
+/*
+ * `plugin.<name>.<key> = value`: the syntax is checked here, the key against the plugin's own
+ * list once the plugins are loaded (plugin_check_options), since only the plugin knows it.
+ */
+static int config_plugin_option(struct config *c, const char *path, int lineno, const char *name,
+                                const char *value, struct err *e)
+{
+    const char *lower = "abcdefghijklmnopqrstuvwxyz0123456789_";
+    const char *plugin = name + 7, *dot = strchr(plugin, '.');
+    size_t np = dot ? (size_t)(dot - plugin) : 0, nk = dot ? strlen(dot + 1) : 0;
+    if (!dot || np == 0 || np > 32 || strspn(plugin, lower) != np || nk == 0 || nk > 32 ||
+        strspn(dot + 1, lower) != nk)
+        return err_set(e, path, lineno, 0,
+                       "bad key \"%.64s\": a plugin's option is plugin.NAME.KEY (a-z, 0-9, '_')",
+                       name);
+    for (size_t i = 0; i < c->nplugin_options; i++) {
+        const struct plugin_option *o = &c->plugin_options[i];
+        if (strlen(o->plugin) == np && strncmp(o->plugin, plugin, np) == 0 &&
+            strcmp(o->key, dot + 1) == 0)
+            return err_set(e, path, lineno, 0, "duplicate key %s (already set on line %d)", name,
+                           o->line);
+    }
+    if (c->nplugin_options == CONFIG_MAX_PLUGIN_OPTIONS)
+        return err_set(e, path, lineno, 0, "at most %d plugin options", CONFIG_MAX_PLUGIN_OPTIONS);
+    struct plugin_option *o = &c->plugin_options[c->nplugin_options];
+    if (strlen(value) >= sizeof o->value)
+        return err_set(e, path, lineno, 0, "the value of %s is longer than %zu bytes", name,
+                       sizeof o->value - 1);
+    memset(o, 0, sizeof *o);
+    memcpy(o->plugin, plugin, np);
+    memcpy(o->key, dot + 1, nk);
+    memcpy(o->value, value, strlen(value) + 1);
+    o->line = lineno;
+    c->nplugin_options++;
+    return 0;
+}
+
 static int config_line(struct config *c, const char *path, int lineno, char *text, struct err *e)
 {
     char *s = config_trim(text);
@@ -396,6 +435,11 @@ static int config_line(struct config *c, const char *path, int lineno, char *tex
     value = config_trim(value);
     if (*name == '\0')
         return err_set(e, path, lineno, 0, "expected a key before =");
+    if (strncmp(name, "plugin.", 7) == 0) {
+        if (*value == '\0')
+            return err_set(e, path, lineno, 0, "%s has no value", name);
+        return config_plugin_option(c, path, lineno, name, value, e);
+    }
     int k = config_key_find(name);
     if (k < 0)
         return config_unknown(path, lineno, name, e);

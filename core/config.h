@@ -10,6 +10,7 @@
 #define ANKETA_CONFIG_H
 
 #include "log.h"
+#include "plugin.h"
 
 #include <stddef.h>
 
@@ -19,8 +20,9 @@ struct server_config;
 /* The file `anketa serve` reads when no --config is given (and runs without if it is absent). */
 #define CONFIG_DEFAULT_PATH "/etc/anketa/anketa.conf"
 
-#define CONFIG_PATH_MAX    4096
-#define CONFIG_MAX_WORKERS 256
+#define CONFIG_PATH_MAX           4096
+#define CONFIG_MAX_WORKERS        256
+#define CONFIG_MAX_PLUGIN_OPTIONS 32
 
 enum config_key {
     CONFIG_SOCKET,
@@ -36,6 +38,7 @@ enum config_key {
     CONFIG_REGION,
     CONFIG_INDICATORS_EVERY,
     CONFIG_STORE_NAMES,
+    CONFIG_PLUGIN_DIR,
     CONFIG_NKEYS
 };
 
@@ -53,8 +56,13 @@ struct config {
     char region[65];           /* the region whose indicators are computed; "" = none */
     int indicators_every;      /* seconds between checks for changed data; 0 = never */
     int store_names;           /* imports keep participants' names (152-FZ: off by default) */
-    unsigned set;              /* bit k: key k was given (by a file or an option), not defaulted */
-    int line[CONFIG_NKEYS];    /* the line of the file that set key k; 0 = not set by a file */
+    char plugin_dir[CONFIG_PATH_MAX]; /* the *.so loaded at start; missing: none */
+    /* `plugin.<name>.<key> = value` lines: only in the file, checked against the plugins once
+     * they are loaded (plugin_check_options). */
+    struct plugin_option plugin_options[CONFIG_MAX_PLUGIN_OPTIONS];
+    size_t nplugin_options;
+    unsigned set;           /* bit k: key k was given (by a file or an option), not defaulted */
+    int line[CONFIG_NKEYS]; /* the line of the file that set key k; 0 = not set by a file */
 };
 
 /* Fills c with the built-in defaults (paths relative to the source tree, as `make run` uses). */

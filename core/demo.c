@@ -3,6 +3,7 @@
  */
 #include "demo.h"
 
+#include "account.h"
 #include "arena.h"
 #include "crypto.h"
 #include "import.h"
@@ -142,74 +143,225 @@ static int demo_import(struct store *st, const char *dir, struct err_list *errs)
     return 0;
 }
 
-/* Opens the campaigns for the current school year, from a week ago to two months ahead, so
- * the demo's links work whenever it is created. Returns 1 when they already existed. */
-static int demo_campaigns(struct store *st, json_t *root, struct err *e)
-{
-    time_t now = time(NULL);
-    char opens[11], closes[11], today[11], period[8];
-    time_t from = now - 7 * 86400, to = now + 60 * 86400;
-    strftime(opens, sizeof opens, "%Y-%m-%d", gmtime(&from));
-    strftime(closes, sizeof closes, "%Y-%m-%d", gmtime(&to));
-    strftime(today, sizeof today, "%Y-%m-%d", gmtime(&now));
-    if (registry_school_year(today, period) < 0)
-        return err_set(e, "", 0, 0, "demo: cannot tell the school year of %s", today);
-    size_t i;
-    json_t *it;
-    json_array_foreach(json_object_get(root, "campaigns"), i, it)
-    {
-        struct campaign_rec c = {
-            .code = demo_str(it, "code"),
-            .survey_id = demo_str(it, "survey"),
-            .org_code = demo_str(it, "organisation"),
-            .period = period,
-            .wave = demo_str(it, "wave"),
-            .role = demo_str(it, "role"),
-            .opens = opens,
-            .closes = closes,
-        };
-        int rc = store_put_campaign(st, &c, e);
-        if (rc == STORE_DUPLICATE)
-            return 1;
-        long invited, no_consent;
-        if (rc != STORE_OK || store_campaign_open(st, c.code, &invited, &no_consent, e) != STORE_OK)
-            return -1;
-    }
-    return 0;
-}
-
-struct demo_answering {
+struct demo {
     struct store *st;
     struct arena *a;
     const struct survey_set *surveys;
-    json_t *answered;
+    json_t *root;
+    json_t *answered; /* codes of sample participants who answer */
     json_t *texts;
+    long answer_percent; /* of the generated participants */
     uint64_t rng;
     struct err *e;
     int failed;
 };
 
-static int demo_answer_link(void *ctx, const struct link_row *row)
+/* The school year code of the year starting in y: 2026 -> "2026/27". */
+static void demo_year_code(int y, char out[8])
 {
-    struct demo_answering *d = ctx;
-    size_t i;
-    json_t *code;
-    json_array_foreach(d->answered, i, code)
-    {
-        if (strcmp(json_string_value(code), row->participant_code) != 0)
-            continue;
-        struct invitation inv;
-        if (store_invitation_by_token(d->st, d->a, row->token, &inv, d->e) != STORE_OK)
-            return d->failed = 1;
-        const struct survey *s = survey_set_find(d->surveys, inv.survey_id);
-        if (!s) {
-            err_set(d->e, "", 0, 0, "demo: survey \"%s\" is not loaded", inv.survey_id);
-            return d->failed = 1;
-        }
-        if (demo_answer(d->st, d->a, s, &inv, d->texts, &d->rng, d->e) < 0)
-            return d->failed = 1;
+    snprintf(out, 8, "%04u/%02u", (unsigned)y % 10000u, (unsigned)(y + 1) % 100u);
+}
+
+/*
+ * One generated participant: kind and age (or experience) as the form of mentoring has
+ * them. The age is reached in the calendar year y, as the indicators count it.
+ */
+static int demo_person(struct demo *d, const char *code, const char *org, const char *programme,
+                       const char *role, const char *form, int y)
+{
+    int mentor = strcmp(role, "mentor") == 0;
+    struct participant_rec p = {
+        .code = code,
+        .org_code = org,
+        .programme_code = programme,
+        .role = role,
+        .kind = "pupil",
+        .experience_years = -1,
+        .consent_date = arena_printf(d->a, "%04d-09-10", y),
+        .consent_scope = demo_str(json_object_get(d->root, "consent"), "scope"),
+        .consent_by = demo_str(json_object_get(d->root, "consent"), "by"),
+    };
+    if (strcmp(form, "teacher-teacher") == 0) {
+        p.kind = "teacher";
+        p.experience_years =
+            (int)(mentor ? demo_between(&d->rng, 8, 30) : demo_between(&d->rng, 0, 4));
+    } else if (mentor && strncmp(form, "employer-", 9) == 0) {
+        p.kind = "employer";
+    } else if (mentor && strcmp(form, "student-pupil") == 0) {
+        p.kind = "student";
+        p.birth_year = y - (int)demo_between(&d->rng, 18, 21);
+    } else if (!mentor && strcmp(form, "employer-student") == 0) {
+        p.kind = "student";
+        p.birth_year = y - (int)demo_between(&d->rng, 17, 20);
+    } else if (mentor) {
+        p.birth_year = y - (int)demo_between(&d->rng, 15, 17);
+    } else {
+        p.birth_year = y - (int)(strcmp(form, "pupil-pupil") == 0 ? demo_between(&d->rng, 10, 14)
+                                                                  : demo_between(&d->rng, 13, 17));
+    }
+    if (!p.consent_date)
+        return err_set(d->e, "", 0, 0, "out of memory");
+    return store_put_participant(d->st, &p, NULL, d->e) == STORE_OK ? 0 : -1;
+}
+
+/*
+ * The generated cohort of one programme in the school year starting in y: its mentors and
+ * mentees, each mentee paired with a mentor (at most three each). The current year uses the
+ * sample programme itself; earlier years get a programme of their own, with pairs that ran
+ * from September to May (a few broken off in February).
+ */
+static int demo_cohort(struct demo *d, json_t *c, int y, int current)
+{
+    const char *prog = demo_str(c, "programme"), *org = demo_str(c, "organisation");
+    const char *form = demo_str(c, "form");
+    const char *mentor_org =
+        json_object_get(c, "mentor_organisation") ? demo_str(c, "mentor_organisation") : org;
+    long nmentors = (long)json_integer_value(json_object_get(c, "mentors"));
+    long nmentees = (long)json_integer_value(json_object_get(c, "mentees"));
+    if (nmentors < 1 || nmentees < 1 || nmentees > 3 * nmentors)
+        return err_set(d->e, "", 0, 0,
+                       "demo: cohort of %s: 1 or more mentors, with at most three mentees each",
+                       prog);
+    char year[8];
+    demo_year_code(y, year);
+    const char *code = current ? prog : arena_printf(d->a, "%s-%d", prog, y);
+    const char *title = arena_printf(d->a, "%s, %s", demo_str(c, "title"), year);
+    if (!code || !title)
+        return err_set(d->e, "", 0, 0, "out of memory");
+    if (!current && store_put_programme(d->st, org, code, form, title, y, NULL, d->e) != STORE_OK)
+        return -1;
+    const char *tail = strrchr(prog, '-') ? strrchr(prog, '-') + 1 : prog;
+    for (long i = 0; i < nmentors + nmentees; i++) {
+        int mentor = i < nmentors;
+        const char *who = arena_printf(d->a, "DEMO-G%02d-P%s-%s%02ld", y % 100, tail,
+                                       mentor ? "MR" : "ME", mentor ? i + 1 : i - nmentors + 1);
+        if (!who || demo_person(d, who, mentor ? mentor_org : org, code,
+                                mentor ? "mentor" : "mentee", form, y) < 0)
+            return who ? -1 : err_set(d->e, "", 0, 0, "out of memory");
+    }
+    for (long i = 0; i < nmentees; i++) {
+        int broken = !current && i % 9 == 8;
+        struct pair_rec p = {
+            .programme_code = code,
+            .mentor_code =
+                arena_printf(d->a, "DEMO-G%02d-P%s-MR%02ld", y % 100, tail, i % nmentors + 1),
+            .mentee_code = arena_printf(d->a, "DEMO-G%02d-P%s-ME%02ld", y % 100, tail, i + 1),
+            .starts = arena_printf(d->a, "%04d-09-20", y),
+            .ends = current  ? NULL
+                    : broken ? arena_printf(d->a, "%04d-02-10", y + 1)
+                             : arena_printf(d->a, "%04d-05-25", y + 1),
+            .status = current  ? "active"
+                      : broken ? "broken"
+                               : "finished",
+        };
+        if (!p.mentor_code || !p.mentee_code || !p.starts || (!current && !p.ends))
+            return err_set(d->e, "", 0, 0, "out of memory");
+        if (store_put_pair(d->st, &p, NULL, d->e) != STORE_OK)
+            return -1;
     }
     return 0;
+}
+
+static int demo_answer_link(void *ctx, const struct link_row *row)
+{
+    struct demo *d = ctx;
+    int answers = strncmp(row->participant_code, "DEMO-G", 6) == 0 &&
+                  demo_between(&d->rng, 1, 100) <= d->answer_percent;
+    size_t i;
+    json_t *code;
+    json_array_foreach(d->answered, i, code) answers |=
+        strcmp(json_string_value(code), row->participant_code) == 0;
+    if (!answers)
+        return 0;
+    struct invitation inv;
+    if (store_invitation_by_token(d->st, d->a, row->token, &inv, d->e) != STORE_OK)
+        return d->failed = 1;
+    const struct survey *s = survey_set_find(d->surveys, inv.survey_id);
+    if (!s) {
+        err_set(d->e, "", 0, 0, "demo: survey \"%s\" is not loaded", inv.survey_id);
+        return d->failed = 1;
+    }
+    if (demo_answer(d->st, d->a, s, &inv, d->texts, &d->rng, d->e) < 0)
+        return d->failed = 1;
+    return 0;
+}
+
+/*
+ * The campaigns of the school year starting in y, opened, answered and (for past years)
+ * closed. The current year's run from a week ago to two months ahead, so the demo's links
+ * work whenever it is created; a past year's entry survey ran in October, the final in May.
+ */
+static int demo_year_campaigns(struct demo *d, int y, int current)
+{
+    time_t now = time(NULL), from = now - 7 * 86400, to = now + 60 * 86400;
+    char opens[11], closes[11], year[8];
+    strftime(opens, sizeof opens, "%Y-%m-%d", gmtime(&from));
+    strftime(closes, sizeof closes, "%Y-%m-%d", gmtime(&to));
+    demo_year_code(y, year);
+    size_t i;
+    json_t *it;
+    json_array_foreach(json_object_get(d->root, "campaigns"), i, it)
+    {
+        int final = strcmp(demo_str(it, "wave"), "final") == 0;
+        struct campaign_rec c = {
+            .code = current ? demo_str(it, "code")
+                            : arena_printf(d->a, "%s-%d", demo_str(it, "code"), y),
+            .survey_id = demo_str(it, "survey"),
+            .org_code = demo_str(it, "organisation"),
+            .period = year,
+            .wave = demo_str(it, "wave"),
+            .role = demo_str(it, "role"),
+            .opens = current ? opens
+                     : final ? arena_printf(d->a, "%04d-05-10", y + 1)
+                             : arena_printf(d->a, "%04d-10-01", y),
+            .closes = current ? closes
+                      : final ? arena_printf(d->a, "%04d-05-31", y + 1)
+                              : arena_printf(d->a, "%04d-10-25", y),
+        };
+        long invited, no_consent;
+        if (!c.code || !c.opens || !c.closes)
+            return err_set(d->e, "", 0, 0, "out of memory");
+        if (store_put_campaign(d->st, &c, d->e) != STORE_OK ||
+            store_campaign_open(d->st, c.code, &invited, &no_consent, d->e) != STORE_OK ||
+            store_campaign_links(d->st, c.code, NULL, demo_answer_link, d, d->e) != STORE_OK ||
+            d->failed || (!current && store_campaign_close(d->st, c.code, d->e) != STORE_OK))
+            return -1;
+    }
+    return 0;
+}
+
+/* Everything after the import, in one transaction: past years first, then the current one,
+ * so each year's campaigns invite that year's cohorts. */
+static int demo_build(struct demo *d)
+{
+    struct period per;
+    if (registry_period_parse(demo_str(d->root, "year"), &per) < 0 || per.kind != 'Y')
+        return err_set(d->e, "", 0, 0, "demo.json: \"year\" is not a school year such as 2026/27");
+    long past = (long)json_integer_value(json_object_get(d->root, "past_years"));
+    for (long k = past; k >= 0; k--) {
+        int y = per.year - (int)k;
+        size_t i;
+        json_t *c;
+        json_array_foreach(json_object_get(d->root, "cohorts"), i, c)
+        {
+            if (demo_cohort(d, c, y, k == 0) < 0)
+                return -1;
+        }
+        if (demo_year_campaigns(d, y, k == 0) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static json_t *demo_load(const char *dir, struct err_list *errs)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/demo.json", dir);
+    json_error_t je;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    if (!root)
+        err_list_set(errs, path, je.line, je.column, "%s", je.text);
+    return root;
 }
 
 int demo_seed(struct store *st, const struct survey_set *surveys, const char *dir, int *created,
@@ -217,53 +369,114 @@ int demo_seed(struct store *st, const struct survey_set *surveys, const char *di
 {
     *created = 0;
     struct err e = {0};
-    char path[4096];
-    snprintf(path, sizeof path, "%s/demo.json", dir);
-    json_error_t je;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-    if (!root) {
-        err_list_set(errs, path, je.line, je.column, "%s", je.text);
+    json_t *root = demo_load(dir, errs);
+    if (!root)
         return -1;
-    }
-    struct demo_answering d = {
+    struct demo d = {
         .st = st,
         .surveys = surveys,
+        .root = root,
         .answered = json_object_get(root, "answered"),
         .texts = json_object_get(root, "texts"),
+        .answer_percent = (long)json_integer_value(json_object_get(root, "answer_percent")),
         .rng = 0x9E3779B97F4A7C15ULL,
         .e = &e,
     };
     int rc = demo_import(st, dir, errs);
-    if (rc == 0 && store_begin(st, &e) == STORE_OK) {
-        rc = demo_campaigns(st, root, &e);
-        if (rc == 0 && (d.a = arena_new()) != NULL) {
-            size_t i;
-            json_t *it;
-            json_array_foreach(json_object_get(root, "campaigns"), i, it)
-            {
-                if (store_campaign_links(st, demo_str(it, "code"), NULL, demo_answer_link, &d,
-                                         &e) != STORE_OK ||
-                    d.failed) {
-                    rc = -1;
-                    break;
-                }
-            }
-            arena_free(d.a);
-        } else if (rc == 0) {
-            rc = err_set(&e, "", 0, 0, "out of memory");
-        }
-        if (rc == 0 && store_commit(st, &e) == STORE_OK)
+    /* The first campaign tells whether the demo was built already. */
+    json_t *first = json_array_get(json_object_get(root, "campaigns"), 0);
+    struct campaign_info info;
+    int exists = STORE_NOT_FOUND;
+    if (rc == 0 && (d.a = arena_new()) == NULL)
+        rc = err_set(&e, "", 0, 0, "out of memory");
+    if (rc == 0 && first)
+        exists = store_campaign_get(st, d.a, demo_str(first, "code"), &info, &e);
+    if (rc == 0 && exists == STORE_NOT_FOUND) {
+        if (store_begin(st, &e) != STORE_OK) {
+            rc = -1;
+        } else if (demo_build(&d) == 0 && store_commit(st, &e) == STORE_OK) {
             *created = 1;
-        else
+        } else {
             store_rollback(st);
-        if (rc == 1)
-            rc = 0;
-        else if (rc < 0)
-            err_list_add(errs, &e);
-    } else if (rc == 0) {
-        err_list_add(errs, &e);
+            rc = -1;
+        }
+    } else if (rc == 0 && exists != STORE_OK) {
         rc = -1;
+    }
+    if (rc < 0 && e.msg[0])
+        err_list_add(errs, &e);
+    arena_free(d.a);
+    json_decref(root);
+    return rc < 0 ? -1 : 0;
+}
+
+int demo_staff(struct store *st, const char *dir, struct arena *a, struct demo_login **out,
+               size_t *n, struct err_list *errs)
+{
+    *out = NULL;
+    *n = 0;
+    json_t *root = demo_load(dir, errs);
+    if (!root)
+        return -1;
+    json_t *staff = json_object_get(root, "staff");
+    struct err e = {0};
+    int rc = 0;
+    struct demo_login *logins = arena_calloc(a, json_array_size(staff) + 1, sizeof *logins);
+    if (!logins)
+        rc = err_set(&e, "", 0, 0, "out of memory");
+    size_t i;
+    json_t *it;
+    json_array_foreach(staff, i, it)
+    {
+        if (rc < 0)
+            break;
+        struct demo_login *l = &logins[*n];
+        char password[CRYPTO_TOKEN_LEN + 1], hash[128];
+        crypto_token(password);
+        l->login = arena_strdup(a, demo_str(it, "login"));
+        l->password = arena_strdup(a, password);
+        l->role = arena_strdup(a, demo_str(it, "role"));
+        l->org_code = json_object_get(it, "organisation")
+                          ? arena_strdup(a, demo_str(it, "organisation"))
+                          : NULL;
+        if (!l->login || !l->password || !l->role || account_hash_password(password, hash) < 0) {
+            rc = err_set(&e, "", 0, 0, "out of memory");
+            break;
+        }
+        struct user_row u;
+        int found = store_user_get(st, a, l->login, &u, &e);
+        struct user_rec rec = {l->login, demo_str(it, "name"), l->role, l->org_code, hash};
+        if (found == STORE_OK)
+            rc = store_user_set_password(st, l->login, hash, &e) == STORE_OK ? 0 : -1;
+        else if (found == STORE_NOT_FOUND)
+            rc = store_user_put(st, &rec, &e) == STORE_OK ? 0 : -1;
+        else
+            rc = -1;
+        (*n)++;
+    }
+    if (rc < 0) {
+        err_list_add(errs, &e);
+        *n = 0;
+    } else {
+        *out = logins;
     }
     json_decref(root);
     return rc;
+}
+
+int demo_periods(const char *dir, char codes[][8], size_t max, size_t *n, struct err_list *errs)
+{
+    *n = 0;
+    json_t *root = demo_load(dir, errs);
+    if (!root)
+        return -1;
+    struct period per;
+    int rc = registry_period_parse(demo_str(root, "year"), &per);
+    long past = (long)json_integer_value(json_object_get(root, "past_years"));
+    if (rc < 0 || per.kind != 'Y')
+        err_list_set(errs, dir, 0, 0, "demo.json: \"year\" is not a school year such as 2026/27");
+    for (long k = past; rc == 0 && k >= 0 && *n < max; k--)
+        demo_year_code(per.year - (int)k, codes[(*n)++]);
+    json_decref(root);
+    return rc < 0 || per.kind != 'Y' ? -1 : 0;
 }

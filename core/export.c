@@ -1,14 +1,16 @@
 /*
  * export: the downloadable tables and their formats. Owns the writers (CSV, CSV for Excel,
- * XLSX through libxlsxwriter, JSON, NDJSON), the pseudonyms of participants in exports, and
- * the three tables (responses, participants, indicator values) built from the store's row
+ * JSON, NDJSON, and the bridge to plugins' exporters), the pseudonyms of participants in exports,
+ * and the three tables (responses, participants, indicator values) built from the store's row
  * walks. See export.h and docs/exports.md.
  */
 #include "export.h"
 
 #include "arena.h"
 #include "err.h"
+#include "plugin.h"
 #include "registry.h"
+#include "report.h"
 #include "store.h"
 #include "survey.h"
 
@@ -20,10 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <xlsxwriter.h>
 
-#define EXPORT_BUF_SIZE  65536
-#define EXPORT_XLSX_CHAR 32767 /* characters in one XLSX cell */
+#define EXPORT_BUF_SIZE 65536
 
 int export_sink_file(void *ctx, const void *p, size_t n)
 {
@@ -32,46 +32,84 @@ int export_sink_file(void *ctx, const void *p, size_t n)
 
 static const struct {
     const char *name, *mime, *ext;
-} export_formats[] = {
+} export_formats[EXPORT_NBUILTIN] = {
     [EXPORT_CSV] = {"csv", "text/csv; charset=utf-8", "csv"},
     [EXPORT_CSV_EXCEL] = {"csv-excel", "text/csv; charset=utf-8", "csv"},
-    [EXPORT_XLSX] = {"xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                     "xlsx"},
     [EXPORT_JSON] = {"json", "application/json", "json"},
     [EXPORT_NDJSON] = {"ndjson", "application/x-ndjson", "ndjson"},
 };
 
-#define EXPORT_NFORMATS (sizeof export_formats / sizeof export_formats[0])
+int export_format_builtin(const char *name)
+{
+    for (size_t i = 0; name && i < EXPORT_NBUILTIN; i++)
+        if (strcmp(name, export_formats[i].name) == 0)
+            return 1;
+    return 0;
+}
 
 int export_format_parse(const char *name, enum export_format *out)
 {
-    for (size_t i = 0; name && i < EXPORT_NFORMATS; i++)
+    for (size_t i = 0; name && i < EXPORT_NBUILTIN; i++)
         if (strcmp(name, export_formats[i].name) == 0) {
             *out = (enum export_format)i;
+            return 0;
+        }
+    const struct anketa_exporter *x;
+    for (size_t i = 0; name && (x = plugin_exporter_at(i)); i++)
+        if (strcmp(name, x->format) == 0) {
+            *out = (enum export_format)(EXPORT_PLUGIN + i);
             return 0;
         }
     return -1;
 }
 
+void export_format_list(char *out, size_t size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < EXPORT_NBUILTIN && used < size; i++)
+        used += (size_t)snprintf(out + used, size - used, "%s%s", i ? ", " : "",
+                                 export_formats[i].name);
+    const struct anketa_exporter *x;
+    for (size_t i = 0; (x = plugin_exporter_at(i)) && used < size; i++)
+        used += (size_t)snprintf(out + used, size - used, ", %s", x->format);
+}
+
+/* The exporter of a plugin format, or NULL for the core's own. */
+static const struct anketa_exporter *export_plugin_of(enum export_format f)
+{
+    return f >= EXPORT_PLUGIN ? plugin_exporter_at((size_t)(f - EXPORT_PLUGIN)) : NULL;
+}
+
 const char *export_format_name(enum export_format f)
 {
-    return export_formats[f].name;
+    const struct anketa_exporter *x = export_plugin_of(f);
+    return x ? x->format : f < EXPORT_NBUILTIN ? export_formats[f].name : "?";
 }
 
 const char *export_format_mime(enum export_format f)
 {
-    return export_formats[f].mime;
+    const struct anketa_exporter *x = export_plugin_of(f);
+    return x ? x->mime : f < EXPORT_NBUILTIN ? export_formats[f].mime : "application/octet-stream";
 }
 
 const char *export_format_ext(enum export_format f)
 {
-    return export_formats[f].ext;
+    const struct anketa_exporter *x = export_plugin_of(f);
+    return x ? x->ext : f < EXPORT_NBUILTIN ? export_formats[f].ext : "bin";
+}
+
+int export_format_binary(enum export_format f)
+{
+    const struct anketa_exporter *x = export_plugin_of(f);
+    return x && (x->flags & ANKETA_EXPORT_BINARY);
 }
 
 static const char *const export_tables[] = {
     [EXPORT_RESPONSES] = "responses",
     [EXPORT_PARTICIPANTS] = "participants",
     [EXPORT_INDICATORS] = "indicators",
+    [EXPORT_FEDERAL] = "federal",
 };
 
 #define EXPORT_NTABLES (sizeof export_tables / sizeof export_tables[0])
@@ -104,12 +142,11 @@ struct export_writer {
     int failed; /* the sink refused: nothing more is sent */
     long rows;
     uint64_t bytes;
-    lxw_workbook *wb; /* XLSX: the workbook being built, its sheet and its files */
-    lxw_worksheet *ws;
-    char *dir; /* the temporary directory, removed by export_writer_free */
-    char *path;
-    char *scratch; /* a cell's text made fit for XLSX */
-    size_t scratch_cap;
+    const struct anketa_exporter *px; /* a plugin's format: its exporter and state */
+    void *pstate;
+    int popen; /* open succeeded: close is owed */
+    struct anketa_export_column *pcols;
+    struct anketa_export_value *pvals; /* one row, in the ABI's struct */
 };
 
 static void export_flush(struct export_writer *w)
@@ -409,146 +446,78 @@ static int export_json_keys(struct export_writer *w, struct err *e)
     return 0;
 }
 
-/* XLSX */
+/* A plugin's format */
 
-static int export_xlsx_fail(lxw_error rc, const char *what, struct err *e)
+/* The plugin's writes go through here: counted, and stopped once the sink refused. */
+static int export_plugin_write(void *ctx, const void *p, size_t n)
 {
-    return err_set(e, NULL, 0, 0, "export: %s: %s", what, lxw_strerror(rc));
-}
-
-/* The text of an XLSX cell: valid UTF-8 (a bad byte becomes U+FFFD), at most 32767
- * characters, and a leading apostrophe when it looks like a formula. NULL when out of memory. */
-static const char *export_xlsx_text(struct export_writer *w, const char *s)
-{
-    size_t chars = 0, len = 0;
-    int clean = 1;
-    for (const unsigned char *p = (const unsigned char *)s; *p; chars++) {
-        size_t n = export_utf8_len(p);
-        if (!n) {
-            clean = 0;
-            n = 1;
-        }
-        p += n;
-        len += n;
+    struct export_writer *w = ctx;
+    if (w->failed)
+        return -1;
+    if (n && w->sink.write(w->sink.ctx, p, n) != 0) {
+        w->failed = 1;
+        return -1;
     }
-    int neutralise = export_formula_like(s);
-    if (clean && !neutralise && chars <= EXPORT_XLSX_CHAR)
-        return s;
-    size_t need = 3 * len + 2; /* a bad byte becomes three; the apostrophe; the NUL */
-    if (need > w->scratch_cap) {
-        char *n = realloc(w->scratch, need);
-        if (!n)
-            return NULL;
-        w->scratch = n;
-        w->scratch_cap = need;
-    }
-    char *out = w->scratch;
-    size_t o = 0;
-    chars = 0;
-    if (neutralise) {
-        out[o++] = '\'';
-        chars++;
-    }
-    for (const unsigned char *p = (const unsigned char *)s; *p && chars < EXPORT_XLSX_CHAR;
-         chars++) {
-        size_t n = export_utf8_len(p);
-        if (n) {
-            memcpy(out + o, p, n);
-            o += n;
-            p += n;
-        } else {
-            memcpy(out + o, "\xEF\xBF\xBD", 3);
-            o += 3;
-            p++;
-        }
-    }
-    out[o] = '\0';
-    return out;
-}
-
-static int export_xlsx_row(struct export_writer *w, const struct export_value *vals, struct err *e)
-{
-    if (w->rows >= EXPORT_XLSX_MAX_ROWS)
-        return err_set(e, NULL, 0, 0,
-                       "an XLSX sheet holds at most %ld rows: choose CSV for more, or "
-                       "a smaller organisation, survey or period",
-                       EXPORT_XLSX_MAX_ROWS);
-    lxw_row_t row = (lxw_row_t)(w->rows + 1);
-    for (size_t i = 0; i < w->ncols; i++) {
-        lxw_error rc = LXW_NO_ERROR;
-        lxw_col_t col = (lxw_col_t)i;
-        switch (export_kind_of(&w->cols[i], &vals[i])) {
-        case EXPORT_EMPTY: break;
-        case EXPORT_NUM: rc = worksheet_write_number(w->ws, row, col, vals[i].num, NULL); break;
-        case EXPORT_NUM_TEXT:
-            rc = worksheet_write_number(w->ws, row, col, strtod(vals[i].text, NULL), NULL);
-            break;
-        case EXPORT_STR:
-        case EXPORT_RAW_JSON: {
-            const char *t = export_xlsx_text(w, vals[i].text);
-            if (!t)
-                return err_set(e, NULL, 0, 0, "export: out of memory");
-            rc = worksheet_write_string(w->ws, row, col, t, NULL);
-            break;
-        }
-        }
-        if (rc != LXW_NO_ERROR)
-            return export_xlsx_fail(rc, "cannot write a cell", e);
-    }
+    w->bytes += n;
     return 0;
 }
 
-static int export_xlsx_open(struct export_writer *w, const struct export_options *opt,
-                            struct err *e)
+static int export_plugin_fail(struct export_writer *w, const char *what, const char *why,
+                              struct err *e)
 {
-    const char *tmp = opt && opt->tmpdir ? opt->tmpdir : "/tmp";
-    size_t n = strlen(tmp) + sizeof "/anketa-export-XXXXXX";
-    if (!(w->dir = malloc(n)) || !(w->path = malloc(n + sizeof "/export.xlsx")))
-        return err_set(e, NULL, 0, 0, "export: out of memory");
-    snprintf(w->dir, n, "%s/anketa-export-XXXXXX", tmp);
-    if (!mkdtemp(w->dir)) {
-        int saved = errno;
-        free(w->dir);
-        w->dir = NULL;
-        return err_set(e, tmp, 0, 0, "cannot make a temporary directory: %s", strerror(saved));
-    }
-    snprintf(w->path, n + sizeof "/export.xlsx", "%s/export.xlsx", w->dir);
-    lxw_workbook_options o = {.constant_memory = LXW_TRUE, .tmpdir = w->dir};
-    if (!(w->wb = workbook_new_opt(w->path, &o)))
-        return err_set(e, w->dir, 0, 0, "cannot start a workbook");
-    const char *sheet = opt && opt->sheet ? opt->sheet : "export";
-    lxw_format *bold = workbook_add_format(w->wb);
-    if (!(w->ws = workbook_add_worksheet(w->wb, sheet)) || !bold)
-        return err_set(e, NULL, 0, 0, "export: cannot add the worksheet \"%s\"", sheet);
-    format_set_bold(bold);
-    worksheet_freeze_panes(w->ws, 1, 0);
-    lxw_error rc = LXW_NO_ERROR;
-    if (w->ncols)
-        rc = worksheet_set_column(w->ws, 0, (lxw_col_t)(w->ncols - 1), 14, NULL);
-    for (size_t i = 0; rc == LXW_NO_ERROR && i < w->ncols; i++)
-        rc = worksheet_write_string(w->ws, 0, (lxw_col_t)i, w->cols[i].name, bold);
-    return rc == LXW_NO_ERROR ? 0 : export_xlsx_fail(rc, "cannot write the header row", e);
+    if (w->failed)
+        return export_sink_failed(e);
+    return err_set(e, NULL, 0, 0, "export: %s %s: %s", w->px->format, what,
+                   why[0] ? why : "(no reason given)");
 }
 
-/* Closes the workbook and sends its file to the sink. */
-static int export_xlsx_finish(struct export_writer *w, struct err *e)
+static int export_plugin_open(struct export_writer *w, const struct export_options *opt,
+                              struct err *e)
 {
-    lxw_error rc = workbook_close(w->wb);
-    w->wb = NULL;
-    if (rc != LXW_NO_ERROR)
-        return export_xlsx_fail(rc, "cannot finish the workbook", e);
-    FILE *f = fopen(w->path, "rb");
-    if (!f)
-        return err_set(e, w->path, 0, 0, "cannot read the workbook: %s", strerror(errno));
-    size_t n;
-    while (!w->failed && (n = fread(w->buf, 1, EXPORT_BUF_SIZE, f)) > 0) {
-        w->len = n;
-        export_flush(w);
+    w->pcols = calloc(w->ncols ? w->ncols : 1, sizeof *w->pcols);
+    w->pvals = calloc(w->ncols ? w->ncols : 1, sizeof *w->pvals);
+    if (!w->pcols || !w->pvals)
+        return err_set(e, NULL, 0, 0, "export: out of memory");
+    for (size_t i = 0; i < w->ncols; i++)
+        w->pcols[i] = (struct anketa_export_column){
+            w->cols[i].name, w->cols[i].type == EXPORT_COL_NUMBER ? ANKETA_COL_NUMBER
+                             : w->cols[i].type == EXPORT_COL_JSON ? ANKETA_COL_JSON
+                                                                  : ANKETA_COL_TEXT};
+    struct anketa_export_target t = {
+        .size = sizeof t,
+        .cols = w->pcols,
+        .ncols = w->ncols,
+        .sheet = opt && opt->sheet ? opt->sheet : "export",
+        .tmpdir = opt && opt->tmpdir ? opt->tmpdir : "/tmp",
+        .write = export_plugin_write,
+        .ctx = w,
+    };
+    char why[ANKETA_ERR_MAX] = "";
+    if (w->px->open(&t, &w->pstate, why) != 0) {
+        /* close frees what a failed open left behind too. */
+        w->popen = 1;
+        return export_plugin_fail(w, "cannot start", why, e);
     }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad)
-        return err_set(e, w->path, 0, 0, "cannot read the workbook");
+    w->popen = 1;
+    return 0;
+}
+
+static int export_plugin_row(struct export_writer *w, const struct export_value *vals,
+                             struct err *e)
+{
+    for (size_t i = 0; i < w->ncols; i++)
+        w->pvals[i] = (struct anketa_export_value){vals[i].text, vals[i].num, vals[i].has_num};
+    char why[ANKETA_ERR_MAX] = "";
+    if (w->px->row(w->pstate, w->pvals, why) != 0)
+        return export_plugin_fail(w, "cannot write a row", why, e);
+    return 0;
+}
+
+static int export_plugin_finish(struct export_writer *w, struct err *e)
+{
+    char why[ANKETA_ERR_MAX] = "";
+    if (w->px->finish(w->pstate, why) != 0)
+        return export_plugin_fail(w, "cannot finish", why, e);
     return w->failed ? export_sink_failed(e) : 0;
 }
 
@@ -557,31 +526,27 @@ int export_writer_new(enum export_format f, const struct export_sink *sink,
                       const struct export_options *opt, struct export_writer **out, struct err *e)
 {
     *out = NULL;
-    if ((size_t)f >= EXPORT_NFORMATS)
+    const struct anketa_exporter *px = export_plugin_of(f);
+    if ((size_t)f >= EXPORT_NBUILTIN && !px)
         return err_set(e, NULL, 0, 0, "export: unknown format");
-    if (f == EXPORT_XLSX && ncols > LXW_COL_MAX)
-        return err_set(e, NULL, 0, 0, "an XLSX sheet holds at most %d columns", LXW_COL_MAX);
     struct export_writer *w = calloc(1, sizeof *w);
     if (!w || !(w->buf = malloc(EXPORT_BUF_SIZE))) {
         free(w);
         return err_set(e, NULL, 0, 0, "export: out of memory");
     }
     w->fmt = f;
+    w->px = px;
     w->sink = *sink;
     w->cols = cols;
     w->ncols = ncols;
     errno = 0;
     int rc = 0;
-    switch (f) {
-    case EXPORT_CSV:
-    case EXPORT_CSV_EXCEL: export_csv_header(w); break;
-    case EXPORT_JSON:
-    case EXPORT_NDJSON:
-        if ((rc = export_json_keys(w, e)) == 0 && f == EXPORT_JSON)
-            export_putc(w, '[');
-        break;
-    case EXPORT_XLSX: rc = export_xlsx_open(w, opt, e); break;
-    }
+    if (px)
+        rc = export_plugin_open(w, opt, e);
+    else if (f == EXPORT_CSV || f == EXPORT_CSV_EXCEL)
+        export_csv_header(w);
+    else if ((rc = export_json_keys(w, e)) == 0 && f == EXPORT_JSON)
+        export_putc(w, '[');
     if (rc == 0 && w->failed)
         rc = export_sink_failed(e);
     if (rc < 0) {
@@ -595,15 +560,13 @@ int export_writer_new(enum export_format f, const struct export_sink *sink,
 int export_writer_row(struct export_writer *w, const struct export_value *vals, struct err *e)
 {
     errno = 0;
-    switch (w->fmt) {
-    case EXPORT_CSV:
-    case EXPORT_CSV_EXCEL: export_csv_row(w, vals); break;
-    case EXPORT_JSON:
-    case EXPORT_NDJSON: export_json_row(w, vals); break;
-    case EXPORT_XLSX:
-        if (export_xlsx_row(w, vals, e) < 0)
+    if (w->px) {
+        if (export_plugin_row(w, vals, e) < 0)
             return -1;
-        break;
+    } else if (w->fmt == EXPORT_CSV || w->fmt == EXPORT_CSV_EXCEL) {
+        export_csv_row(w, vals);
+    } else {
+        export_json_row(w, vals);
     }
     if (w->failed)
         return export_sink_failed(e);
@@ -614,8 +577,8 @@ int export_writer_row(struct export_writer *w, const struct export_value *vals, 
 int export_writer_finish(struct export_writer *w, struct err *e)
 {
     errno = 0;
-    if (w->fmt == EXPORT_XLSX)
-        return export_xlsx_finish(w, e);
+    if (w->px)
+        return export_plugin_finish(w, e);
     if (w->fmt == EXPORT_JSON)
         export_puts(w, w->rows ? "\n]\n" : "]\n");
     export_flush(w);
@@ -626,18 +589,13 @@ void export_writer_free(struct export_writer *w)
 {
     if (!w)
         return;
-    if (w->wb)
-        lxw_workbook_free(w->wb);
-    if (w->path)
-        unlink(w->path);
-    if (w->dir)
-        rmdir(w->dir);
+    if (w->popen)
+        w->px->close(w->pstate);
     for (size_t i = 0; w->keys && i < w->ncols; i++)
         free(w->keys[i]);
     free(w->keys);
-    free(w->path);
-    free(w->dir);
-    free(w->scratch);
+    free(w->pcols);
+    free(w->pvals);
     free(w->buf);
     free(w);
 }
@@ -1059,12 +1017,45 @@ static int export_indicator_rows(struct export_ctx *c, struct store *st,
     return EXPORT_OK;
 }
 
+static const struct export_column export_federal_cols[] = {
+    {"school_year", EXPORT_COL_TEXT}, {"org_code", EXPORT_COL_TEXT}, {"form", EXPORT_COL_TEXT},
+    {"role", EXPORT_COL_TEXT},        {"age_band", EXPORT_COL_TEXT}, {"count", EXPORT_COL_NUMBER},
+};
+
+#define EXP_F_COUNT (sizeof export_federal_cols / sizeof export_federal_cols[0])
+
+/* The federal table in long form: a row for every form, role and age band, zeros included,
+ * so that a sum over any column is the table's total. */
+static int export_federal_rows(struct export_ctx *c, struct store *st,
+                               const struct export_request *rq, int year, struct err *e)
+{
+    struct report_federal f;
+    if (report_federal(st, c->a, rq->org_code, year, &f, e) < 0)
+        return EXPORT_ERROR;
+    for (size_t i = 0; i < f.n; i++) {
+        for (int b = 0; b < REPORT_NBANDS; b++) {
+            struct export_value row[EXP_F_COUNT] = {
+                {.text = rq->period},
+                {.text = rq->org_code},
+                {.text = f.rows[i].form},
+                {.text = f.rows[i].role},
+                {.text = report_band_name((enum report_band)b)},
+                {.num = (double)f.rows[i].bands[b], .has_num = 1},
+            };
+            if (export_writer_row(c->w, row, e) < 0)
+                return EXPORT_ERROR;
+        }
+    }
+    return EXPORT_OK;
+}
+
 /* Checks the request and fills the scope; EXPORT_INVALID says what is wrong with it. */
 static int export_check(struct store *st, const struct survey_set *surveys,
                         const struct export_request *rq, struct period *p,
                         struct store_export_scope *sc, struct err *e)
 {
-    if ((size_t)rq->format >= EXPORT_NFORMATS || (size_t)rq->table >= EXPORT_NTABLES) {
+    if (((size_t)rq->format >= EXPORT_NBUILTIN && !export_plugin_of(rq->format)) ||
+        (size_t)rq->table >= EXPORT_NTABLES) {
         err_set(e, NULL, 0, 0, "export: unknown table or format");
         return EXPORT_INVALID;
     }
@@ -1088,6 +1079,10 @@ static int export_check(struct store *st, const struct survey_set *surveys,
     }
     if (rq->table == EXPORT_INDICATORS && (!rq->region || !*rq->region || !rq->period)) {
         err_set(e, NULL, 0, 0, "indicator values need a region (--region) and a period (--period)");
+        return EXPORT_INVALID;
+    }
+    if (rq->table == EXPORT_FEDERAL && (!rq->period || p->kind != 'Y')) {
+        err_set(e, NULL, 0, 0, "the federal table needs a school year (--period 2026/27)");
         return EXPORT_INVALID;
     }
     if (rq->table == EXPORT_RESPONSES && rq->survey_id &&
@@ -1132,7 +1127,8 @@ int export_run(struct store *st, const struct survey_set *surveys, const struct 
     struct export_ctx c = {.identified = rq->identified, .e = e};
     if (!(c.a = arena_new()))
         return err_set(e, NULL, 0, 0, "export: out of memory");
-    if (rq->table != EXPORT_INDICATORS && !rq->identified) {
+    int counts = rq->table == EXPORT_INDICATORS || rq->table == EXPORT_FEDERAL;
+    if (!counts && !rq->identified) {
         unsigned char key[32];
         int got = store_secret(st, key, e);
         if (got == STORE_OK)
@@ -1154,8 +1150,11 @@ int export_run(struct store *st, const struct survey_set *surveys, const struct 
     if (rq->table == EXPORT_INDICATORS) {
         cols = export_indicator_cols;
         ncols = EXP_I_COUNT;
+    } else if (rq->table == EXPORT_FEDERAL) {
+        cols = export_federal_cols;
+        ncols = EXP_F_COUNT;
     }
-    if (rq->table != EXPORT_INDICATORS && !(c.vals = arena_calloc(c.a, ncols, sizeof *c.vals))) {
+    if (!counts && !(c.vals = arena_calloc(c.a, ncols, sizeof *c.vals))) {
         rc = err_set(e, NULL, 0, 0, "export: out of memory");
         goto done;
     }
@@ -1173,6 +1172,8 @@ int export_run(struct store *st, const struct survey_set *surveys, const struct 
         walk = store_export_responses(st, &sc, export_response_row, &c, e);
     else if (rq->table == EXPORT_PARTICIPANTS)
         walk = store_export_participants(st, &sc, export_participant_row, &c, e);
+    else if (rq->table == EXPORT_FEDERAL)
+        walk = export_federal_rows(&c, st, rq, p.year, e);
     else
         walk = export_indicator_rows(&c, st, rq, e);
     if (walk != STORE_OK || c.failed || export_writer_finish(c.w, e) < 0)

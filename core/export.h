@@ -1,14 +1,15 @@
 /*
  * export: the tables curators and administrators download (responses, participants,
- * indicator values) in CSV, CSV for Excel in a Russian locale, XLSX, JSON and NDJSON.
+ * indicator values) in CSV, CSV for Excel in a Russian locale, JSON and NDJSON, and in the
+ * formats of plugins' exporters (XLSX comes from plugins/xlsx).
  *
  * Everything is streamed: rows come one at a time from the store's row walks and leave
  * through a sink, so a million responses are never held in memory. The same code writes to
  * a FILE for the command line and to an HTTP response for the server: a caller passes its
- * own sink. XLSX is a zip and libxlsxwriter needs a file: the workbook is built in a temporary
- * directory (constant-memory mode) and copied to the sink when it is finished.
+ * own sink. A plugin's exporter gets the rows one at a time too (plugin_api.h), and writes to
+ * the same sink.
  *
- * Text cells of CSV and XLSX that start with = + - @, a tab or a carriage return get a
+ * Text cells of CSV that start with = + - @, a tab or a carriage return get a
  * leading apostrophe, so a spreadsheet never runs an answer as a formula (docs/exports.md).
  */
 #ifndef ANKETA_EXPORT_H
@@ -33,18 +34,30 @@ int export_sink_file(void *ctx, const void *p, size_t n);
 enum export_format {
     EXPORT_CSV,       /* UTF-8 with BOM, ',' separated, CRLF, '.' decimals */
     EXPORT_CSV_EXCEL, /* UTF-8 with BOM, ';' separated, CRLF, ',' decimals */
-    EXPORT_XLSX,      /* one worksheet, bold frozen header row, numbers as numbers */
     EXPORT_JSON,      /* one array of objects */
     EXPORT_NDJSON,    /* one object per line */
+    EXPORT_NBUILTIN,
+    /* EXPORT_PLUGIN + i: the i-th exporter of the loaded plugins (plugin_exporter_at), such
+     * as XLSX from plugins/xlsx. */
+    EXPORT_PLUGIN = EXPORT_NBUILTIN,
 };
 
-/* "csv", "csv-excel", "xlsx", "json", "ndjson": 0, or -1 for anything else. */
+/*
+ * "csv", "csv-excel", "json", "ndjson", or the format of a loaded plugin's exporter ("xlsx"):
+ * 0, or -1 for anything else.
+ */
 int export_format_parse(const char *name, enum export_format *out);
+/* Whether name is one of the formats of the core (which no plugin may take). */
+int export_format_builtin(const char *name);
+/* The formats there are, ", "-separated, for messages: "csv, csv-excel, json, ndjson, xlsx". */
+void export_format_list(char *out, size_t size);
 const char *export_format_name(enum export_format f);
 /* The Content-Type of an HTTP download, e.g. "text/csv; charset=utf-8". */
 const char *export_format_mime(enum export_format f);
-/* The file name extension, without the dot: "csv", "xlsx", "json", "ndjson". */
+/* The file name extension, without the dot: "csv", "json", "ndjson", a plugin's "xlsx". */
 const char *export_format_ext(enum export_format f);
+/* Whether the format is not text (a plugin's binary format: not for a terminal). */
+int export_format_binary(enum export_format f);
 
 /* ---- The format writers ---- */
 
@@ -71,14 +84,14 @@ struct export_value {
 };
 
 struct export_options {
-    const char *sheet;  /* XLSX: the worksheet's name (default "export") */
-    const char *tmpdir; /* XLSX: where the workbook is built (default /tmp) */
+    const char *sheet;  /* a plugin's format: the table's name (default "export") */
+    const char *tmpdir; /* a plugin's format: where temporary files go (default /tmp) */
 };
 
 struct export_writer;
 
 /*
- * Starts a table: the header row of CSV and XLSX, the opening bracket of JSON. cols must
+ * Starts a table: the header row of CSV, the opening bracket of JSON, a plugin's open. cols must
  * outlive the writer. opt may be NULL. On success *out is a writer to free with
  * export_writer_free().
  */
@@ -89,18 +102,16 @@ int export_writer_new(enum export_format f, const struct export_sink *sink,
 /* Writes one row of ncols values. */
 int export_writer_row(struct export_writer *w, const struct export_value *vals, struct err *e);
 
-/* Ends the table and sends what is left to the sink (XLSX: the whole workbook). */
+/* Ends the table and sends what is left to the sink (a plugin's XLSX: the whole workbook). */
 int export_writer_finish(struct export_writer *w, struct err *e);
 
-/* Frees the writer, and removes the temporary files of an unfinished XLSX. NULL is fine. */
+/* Frees the writer (a plugin's format: its close, which removes its temporary files). NULL is
+ * fine. */
 void export_writer_free(struct export_writer *w);
 
 /* Rows written so far, and bytes handed to the sink. */
 long export_writer_rows(const struct export_writer *w);
 uint64_t export_writer_bytes(const struct export_writer *w);
-
-/* XLSX holds at most this many rows below its header row. */
-#define EXPORT_XLSX_MAX_ROWS 1048575L
 
 /* ---- The tables ---- */
 
@@ -118,9 +129,10 @@ enum export_table {
     EXPORT_RESPONSES,
     EXPORT_PARTICIPANTS,
     EXPORT_INDICATORS,
+    EXPORT_FEDERAL, /* participant counts by form, role and age band (report.h) */
 };
 
-/* "responses", "participants", "indicators": 0, or -1. */
+/* "responses", "participants", "indicators", "federal": 0, or -1. */
 int export_table_parse(const char *name, enum export_table *out);
 const char *export_table_name(enum export_table t);
 
@@ -131,11 +143,11 @@ struct export_request {
                               caller's check: account_can_see) */
     const char *survey_id; /* NULL: every survey */
     const char *period;    /* NULL: any time; a period code such as 2026/27 or 2026/27-H1;
-                              required for indicators */
+                              required for indicators, and a school year for federal */
     const char *region;    /* indicators: the region's folder name under lua/regions */
     int identified;        /* participants' codes (and names) instead of pseudonyms */
     int64_t user_id;       /* who asked, for the audit log; 0: the command line */
-    const char *tmpdir;    /* XLSX: where the workbook is built (default /tmp) */
+    const char *tmpdir;    /* a plugin's format: where temporary files go (default /tmp) */
 };
 
 struct export_result {

@@ -22,6 +22,7 @@ struct http_req {
     const char *content_type;    /* "" when absent */
     const char *cookie;          /* the raw Cookie header, "" when absent */
     const char *accept_language; /* "" when absent */
+    const char *authorization;   /* the Authorization header; NULL or "" when absent */
     const char *request_id;      /* nginx's $request_id, or one made by the server */
     int https;
     const char *body; /* NUL-terminated copy of the body, body_len bytes */

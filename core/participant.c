@@ -18,6 +18,7 @@
 #include "http.h"
 #include "i18n.h"
 #include "log.h"
+#include "plugin.h"
 #include "response.h"
 #include "store.h"
 #include "survey.h"
@@ -1050,6 +1051,7 @@ static void participant_store(struct participant_ctx *p, const struct form *f,
         participant_form(p, 503, f, resp, 0, "notice.store");
         return;
     }
+    plugin_defer_response_stored(p->q->arena, &p->inv, resp);
     char *done = participant_url(p, "/done", 0);
     if (!done) {
         p->r->body.failed = 1;

@@ -346,6 +346,16 @@ static int response_check(struct arena *a, const struct question *q, int require
             *key = "error.choice";
             return 0;
         }
+        if (q->xtype && q->xtype->validate) {
+            /* A plugin's type may refuse a listed value further (docs/plugins.md). */
+            const char *copy = arena_strndup(a, s, n), *why = NULL;
+            if (!copy)
+                return -1;
+            if (q->xtype->validate(q->xstate, copy, &why) != 0) {
+                *key = why ? why : "error.choice";
+                return 0;
+            }
+        }
         break;
     case Q_SCALE:
     case Q_NUMBER: {

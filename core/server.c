@@ -17,6 +17,7 @@
 #include "http.h"
 #include "indicator.h"
 #include "log.h"
+#include "plugin.h"
 #include "registry.h"
 #include "store.h"
 
@@ -188,11 +189,12 @@ static int server_read_request(FCGX_Request *fr, struct arena *a, size_t max_bod
     q->content_type = server_param(fr, a, "CONTENT_TYPE");
     q->cookie = server_param(fr, a, "HTTP_COOKIE");
     q->accept_language = server_param(fr, a, "HTTP_ACCEPT_LANGUAGE");
+    q->authorization = server_param(fr, a, "HTTP_AUTHORIZATION");
     q->request_id = server_param(fr, a, "REQUEST_ID");
     const char *https = server_param(fr, a, "HTTPS");
     const char *length = server_param(fr, a, "CONTENT_LENGTH");
     if (!q->method || !q->path || !q->query || !q->content_type || !q->cookie ||
-        !q->accept_language || !q->request_id || !https || !length)
+        !q->accept_language || !q->authorization || !q->request_id || !https || !length)
         return 500;
     if (!q->request_id[0]) {
         q->request_id = arena_printf(a, "%d-%lu", (int)getpid(), seq);
@@ -356,6 +358,9 @@ static int server_worker(const struct server_config *cfg, const struct app_defs 
         FCGX_Finish_r(&fr);
         log_request(q.request_id ? q.request_id : "-", q.method ? q.method : "-",
                     q.path ? q.path : "-", r.status, server_ms_since(&t0));
+        /* Plugins hear of a stored response only now: it is committed and answered, so a
+         * hook that fails, or kills this worker, costs only its own call. */
+        plugin_run_deferred();
         arena_reset(a);
     }
     FCGX_Free(&fr, 1);
@@ -388,6 +393,7 @@ struct server_master {
     struct store *watch;   /* the master's own connection: tells when data changed */
     long long data_serial; /* as of the last computation (store_data_serial) */
     int computed;          /* a computation has finished since the start */
+    char job_period[8];    /* the school year the running computation is for */
     time_t next_look;
     int job_running;
     struct indicator_child job;
@@ -509,6 +515,14 @@ static long server_indicators(struct server_master *m)
     long long serial = 0;
     if (indicator_reload_if_changed(m->defs.indicators, &edited, &e) < 0)
         server_ind_log("reloading the scripts", &e);
+    if (edited) {
+        /* Script changes are for the audit log: which region, which version of its files. */
+        char detail[32];
+        snprintf(detail, sizeof detail, "hash=%.16s", indicator_set_hash(m->defs.indicators));
+        if (store_audit(m->watch, 0, "scripts.reload", indicator_set_region(m->defs.indicators),
+                        detail, &e) != STORE_OK)
+            server_ind_log("writing the audit log", &e);
+    }
     if (store_data_serial(m->watch, &serial, &e) != STORE_OK) {
         server_ind_log("reading the data serial", &e);
         return m->cfg.indicators_every;
@@ -525,6 +539,7 @@ static long server_indicators(struct server_master *m)
         return m->cfg.indicators_every;
     }
     m->job_running = 1;
+    snprintf(m->job_period, sizeof m->job_period, "%s", period);
     m->data_serial = serial;
     log_msg(LOG_INFO, "indicators: computing %s for %s (%s)", period,
             indicator_set_region(m->defs.indicators), edited ? "scripts edited" : "data changed");
@@ -539,11 +554,13 @@ static void server_indicators_done(struct server_master *m)
     int rc = indicator_job_wait(&m->job, &e);
     m->job_running = 0;
     m->computed = 1;
-    if (rc < 0)
+    if (rc < 0) {
         server_ind_log("the computation failed", &e);
-    else
-        log_msg(rc ? LOG_WARN : LOG_INFO, "indicators: computed%s",
-                rc ? ", some indicators failed (their errors are on the dashboard)" : "");
+        return;
+    }
+    log_msg(rc ? LOG_WARN : LOG_INFO, "indicators: computed%s",
+            rc ? ", some indicators failed (their errors are on the dashboard)" : "");
+    plugin_indicators_computed(indicator_set_region(m->defs.indicators), m->job_period, rc == 1);
 }
 
 /* Restarts the workers whose pause is over; returns the seconds until the next one, or -1. */

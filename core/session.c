@@ -13,6 +13,7 @@
 #include "log.h"
 #include "store.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -164,10 +165,36 @@ void session_handle_logout(struct app *app, struct http_req *q, struct http_resp
     http_redirect(r, "/login");
 }
 
+/* The token of "Authorization: Bearer <token>", or NULL. */
+static const char *session_bearer(const struct http_req *q)
+{
+    static const char scheme[] = "Bearer ";
+    const char *h = q->authorization;
+    if (!h || strncmp(h, scheme, sizeof scheme - 1) != 0)
+        return NULL;
+    return h + sizeof scheme - 1;
+}
+
+int session_account(struct app *app, struct http_req *q, struct account *acc)
+{
+    const char *token = session_bearer(q) ? session_bearer(q) : http_cookie(q, SESSION_COOKIE);
+    struct err e = {0};
+    int rc = token ? account_session(app->store, q->arena, token, acc, &e) : STORE_NOT_FOUND;
+    if (rc == STORE_ERROR) {
+        char msg[1024];
+        err_format(&e, msg, sizeof msg);
+        log_msg(LOG_ERROR, "req=%s session lookup failed: %s", q->request_id, msg);
+    }
+    return rc == STORE_OK ? 0 : -1;
+}
+
 int session_require(struct app *app, struct http_req *q, struct http_resp *r, int api,
                     struct account *acc)
 {
-    const char *token = http_cookie(q, SESSION_COOKIE);
+    /* A bearer token only for the API: pages keep to the cookie, whose SameSite and CSRF
+     * values protect their forms. */
+    const char *token =
+        api && session_bearer(q) ? session_bearer(q) : http_cookie(q, SESSION_COOKIE);
     struct err e = {0};
     int rc = token ? account_session(app->store, q->arena, token, acc, &e) : STORE_NOT_FOUND;
     if (rc == STORE_OK)
@@ -183,7 +210,8 @@ int session_require(struct app *app, struct http_req *q, struct http_resp *r, in
         return -1;
     }
     if (api) {
-        app_json_error(r, 401, "sign in first (POST /login)");
+        http_header(r, "WWW-Authenticate", "Bearer realm=\"anketa\"");
+        app_json_error(r, 401, "sign in first (POST /api/v1/session)");
         return -1;
     }
     struct buf b;
@@ -196,4 +224,79 @@ int session_require(struct app *app, struct http_req *q, struct http_resp *r, in
     }
     http_redirect(r, b.data);
     return -1;
+}
+
+/*
+ * POST /api/v1/session (login, password as a form) answers a session token for
+ * "Authorization: Bearer"; DELETE /api/v1/session ends the bearer's session. No cookie is
+ * set, so a page of another site posting here gains nothing: it cannot read the answer.
+ */
+void session_handle_api(struct app *app, struct http_req *q, struct http_resp *r)
+{
+    struct err e = {0};
+    if (strcmp(q->method, "DELETE") == 0) {
+        const char *token = session_bearer(q);
+        struct account acc;
+        if (session_require(app, q, r, 1, &acc) < 0)
+            return;
+        if (account_logout(app->store, token, &e) != STORE_OK) {
+            app_json_error(r, 503, "database is not available");
+            return;
+        }
+        store_audit(app->store, acc.id, "logout", acc.login, "api", &e);
+        r->status = 204;
+        return;
+    }
+    if (strcmp(q->method, "POST") != 0) {
+        http_header(r, "Allow", "POST, DELETE");
+        app_json_error(r, 405, "POST to sign in, DELETE to sign out");
+        return;
+    }
+    struct form f;
+    if (!http_content_type_is(q, "application/x-www-form-urlencoded") ||
+        form_parse(q->arena, q->body, q->body_len, &f, &e) < 0) {
+        app_json_error(r, 400, "send login and password as application/x-www-form-urlencoded");
+        return;
+    }
+    const char *login = form_get(&f, "login");
+    const char *password = form_get(&f, "password");
+    if (!login || !password || !*login || !*password) {
+        app_json_error(r, 422, "login and password are required");
+        return;
+    }
+    char token[ACCOUNT_TOKEN_LEN + 1];
+    struct account acc;
+    long retry;
+    enum account_login_result res =
+        account_login(app->store, q->arena, login, password, token, &acc, &retry, &e);
+    if (res == LOGIN_OK) {
+        store_audit(app->store, acc.id, "login", acc.login, "api", &e);
+        json_t *body = json_pack("{s:s, s:s, s:i}", "token", token, "token_type", "Bearer",
+                                 "expires_in", ACCOUNT_SESSION_S);
+        sodium_memzero(token, sizeof token);
+        if (!body) {
+            r->body.failed = 1;
+            return;
+        }
+        http_header(r, "Cache-Control", "no-store");
+        app_json(r, 200, body);
+        return;
+    }
+    if (res == LOGIN_ERROR) {
+        char msg[1024];
+        err_format(&e, msg, sizeof msg);
+        log_msg(LOG_ERROR, "req=%s sign-in failed: %s", q->request_id, msg);
+        app_json_error(r, 503, "database is not available");
+        return;
+    }
+    if (res == LOGIN_LOCKED) {
+        char retry_s[24];
+        snprintf(retry_s, sizeof retry_s, "%ld", retry);
+        http_header(r, "Retry-After", retry_s);
+        app_json_error(r, 429, "too many failed sign-ins: try again later");
+        return;
+    }
+    log_msg(LOG_WARN, "req=%s API sign-in refused (%s)", q->request_id,
+            res == LOGIN_DISABLED ? "disabled account" : "wrong login or password");
+    app_json_error(r, 401, "wrong login or password");
 }

@@ -107,6 +107,31 @@ static const char *const store_sql[ST_COUNT] = {
     [ST_COUNT_RESPONSES_ALL] = "SELECT count(*) FROM responses",
 };
 
+/*
+ * A trigger adding to the counts of the campaign and organisation of an invitation (inv, an
+ * expression naming invitations.id): the three amounts are SQL expressions, when a condition.
+ */
+#define STORE_COUNT_TRIGGER(name, event, when, inv, invited, started, completed)                   \
+    "CREATE TRIGGER " name " " event " WHEN " when " BEGIN"                                        \
+    " INSERT INTO campaign_counts(campaign_id, org_id, invited, started, completed)"               \
+    " SELECT i.campaign_id, p.org_id, " invited ", " started ", " completed                        \
+    " FROM invitations i JOIN participants p ON p.id = i.participant_id"                           \
+    " WHERE i.id = " inv " AND i.campaign_id IS NOT NULL"                                          \
+    " ON CONFLICT(campaign_id, org_id) DO UPDATE SET invited = invited + excluded.invited,"        \
+    " started = started + excluded.started, completed = completed + excluded.completed; END;"
+
+/* A moved participant's counts, taken from (sign "-") or given to an organisation. */
+#define STORE_COUNT_MOVE(org, sign)                                                                \
+    " INSERT INTO campaign_counts(campaign_id, org_id, invited, started, completed)"               \
+    " SELECT i.campaign_id, " org ", " sign "count(*) FILTER (WHERE i.revoked_at IS NULL), " sign  \
+    "count(*) FILTER (WHERE EXISTS (SELECT 1 FROM drafts d WHERE d.invitation_id = i.id)"          \
+    " AND NOT EXISTS (SELECT 1 FROM responses r WHERE r.invitation_id = i.id)), " sign             \
+    "count(*) FILTER (WHERE EXISTS (SELECT 1 FROM responses r WHERE r.invitation_id = i.id))"      \
+    " FROM invitations i WHERE i.participant_id = NEW.id AND i.campaign_id IS NOT NULL"            \
+    " GROUP BY i.campaign_id"                                                                      \
+    " ON CONFLICT(campaign_id, org_id) DO UPDATE SET invited = invited + excluded.invited,"        \
+    " started = started + excluded.started, completed = completed + excluded.completed;"
+
 /* Migration N (1-based) brings user_version from N-1 to N; its script sets user_version
  * itself, so the number is never spliced into SQL. after() runs in the same transaction. */
 struct store_migration {
@@ -286,6 +311,61 @@ static const struct store_migration store_migrations[] = {
         " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
         "PRAGMA user_version = 1;",
         store_seed_secret,
+    },
+    {
+        /* Response rates by campaign and organisation, kept by triggers: a dashboard sums a
+         * subtree's rows instead of counting a region's million invitations (22 s for a
+         * region's page before). invited: not revoked; started: a draft and no response;
+         * completed: a response. */
+        "CREATE TABLE campaign_counts(campaign_id INTEGER NOT NULL REFERENCES campaigns(id)"
+        " ON DELETE CASCADE, org_id INTEGER NOT NULL, invited INTEGER NOT NULL,"
+        " started INTEGER NOT NULL, completed INTEGER NOT NULL,"
+        " PRIMARY KEY(campaign_id, org_id)) WITHOUT ROWID;"
+        "INSERT INTO campaign_counts SELECT i.campaign_id, p.org_id,"
+        " count(*) FILTER (WHERE i.revoked_at IS NULL),"
+        " count(*) FILTER (WHERE d.invitation_id IS NOT NULL AND r.id IS NULL),"
+        " count(r.id) FROM invitations i JOIN participants p ON p.id = i.participant_id"
+        " LEFT JOIN drafts d ON d.invitation_id = i.id"
+        " LEFT JOIN responses r ON r.invitation_id = i.id"
+        " WHERE i.campaign_id IS NOT NULL GROUP BY 1, 2;" STORE_COUNT_TRIGGER(
+            "counts_invite", "AFTER INSERT ON invitations", "NEW.campaign_id IS NOT NULL", "NEW.id",
+            "NEW.revoked_at IS NULL", "0", "0")
+            STORE_COUNT_TRIGGER("counts_revoke", "AFTER UPDATE OF revoked_at ON invitations",
+                                "NEW.campaign_id IS NOT NULL AND (OLD.revoked_at IS NULL) <>"
+                                " (NEW.revoked_at IS NULL)",
+                                "NEW.id", "CASE WHEN NEW.revoked_at IS NULL THEN 1 ELSE -1 END",
+                                "0", "0")
+        /* Everything of the invitation, in case its draft or response goes after it: the
+         * drafts' own trigger no longer finds the invitation then. */
+        STORE_COUNT_TRIGGER("counts_uninvite", "BEFORE DELETE ON invitations",
+                            "OLD.campaign_id IS NOT NULL", "OLD.id", "-(OLD.revoked_at IS NULL)",
+                            "-(EXISTS (SELECT 1 FROM drafts WHERE invitation_id = OLD.id) AND"
+                            " NOT EXISTS (SELECT 1 FROM responses WHERE invitation_id = OLD.id))",
+                            "-EXISTS (SELECT 1 FROM responses WHERE invitation_id = OLD.id)")
+            STORE_COUNT_TRIGGER(
+                "counts_respond", "AFTER INSERT ON responses", "1", "NEW.invitation_id", "0",
+                "-EXISTS (SELECT 1 FROM drafts WHERE invitation_id ="
+                " NEW.invitation_id)",
+                "1") STORE_COUNT_TRIGGER("counts_unrespond", "BEFORE DELETE ON responses", "1",
+                                         "OLD.invitation_id", "0",
+                                         "EXISTS (SELECT 1 FROM drafts WHERE invitation_id ="
+                                         " OLD.invitation_id)",
+                                         "-1")
+                STORE_COUNT_TRIGGER("counts_draft", "AFTER INSERT ON drafts",
+                                    "NOT EXISTS (SELECT 1 FROM responses WHERE invitation_id ="
+                                    " NEW.invitation_id)",
+                                    "NEW.invitation_id", "0", "1", "0")
+                    STORE_COUNT_TRIGGER("counts_undraft", "BEFORE DELETE ON drafts",
+                                        "NOT EXISTS (SELECT 1 FROM responses WHERE invitation_id ="
+                                        " OLD.invitation_id)",
+                                        "OLD.invitation_id", "0", "-1", "0")
+        /* A participant who moves takes their counts along: out of the old organisation's
+         * rows, into the new one's. */
+        "CREATE TRIGGER counts_move AFTER UPDATE OF org_id ON participants"
+        " WHEN OLD.org_id <> NEW.org_id BEGIN" STORE_COUNT_MOVE("OLD.org_id", "-")
+            STORE_COUNT_MOVE("NEW.org_id", "") " END;"
+                                               "PRAGMA user_version = 2;",
+        NULL,
     },
 };
 

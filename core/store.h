@@ -269,7 +269,9 @@ int store_campaign_list(struct store *s, struct arena *a, const char *org_code,
 
 /*
  * Opens a campaign and invites, with a fresh token each, every targeted participant who has
- * none yet and whose consent is recorded (so opening again only invites newcomers).
+ * none yet and whose consent is recorded (so opening again only invites newcomers). Targeted:
+ * in the campaign's subtree, of its role and form, and, for the participants of a programme,
+ * in a programme (or a pair of one) of the campaign's school year.
  * *invited counts new invitations, *no_consent the targeted participants left out.
  */
 int store_campaign_open(struct store *s, const char *code, long *invited, long *no_consent,
@@ -383,6 +385,53 @@ struct audit_row {
 /* The newest entries first. */
 int store_audit_list(struct store *s, struct arena *a, int limit, struct audit_row **out, size_t *n,
                      struct err *e);
+
+/* A page of the log, newest first: entries older than before (0: the newest), of one action
+ * ("login") or family of actions ("export" matches "export.responses"; NULL: all). */
+struct audit_query {
+    int limit;
+    int64_t before;
+    const char *action;
+};
+int store_audit_query(struct store *s, struct arena *a, const struct audit_query *q,
+                      struct audit_row **out, size_t *n, struct err *e);
+
+/* Participants of programmes of one school year, by form, role and age (federal statistics). */
+struct federal_count {
+    const char *form;
+    const char *role; /* "mentor" or "mentee" */
+    int age;          /* reached in the calendar year the school year starts; -1: unknown */
+    long count;
+};
+/* The counts of the subtree of org_code for the school year starting in year (rows in a). */
+int store_federal_counts(struct store *s, struct arena *a, const char *org_code, int year,
+                         struct federal_count **out, size_t *n, struct err *e);
+
+/* A programme of mentoring with the counts of its people and pairs. */
+struct programme_row {
+    const char *code, *title, *form;
+    const char *org_code, *org_name;
+    int64_t org_id;
+    int year;
+    long mentors, mentees;
+    long active_pairs, finished_pairs, broken_pairs;
+};
+/* The programmes of the subtree of org_code in the school year starting in year (rows in a). */
+int store_programme_list(struct store *s, struct arena *a, const char *org_code, int year,
+                         struct programme_row **out, size_t *n, struct err *e);
+/* One programme by code, or STORE_NOT_FOUND. */
+int store_programme_get(struct store *s, struct arena *a, const char *code,
+                        struct programme_row *out, struct err *e);
+
+/* A pair of a programme: codes (names only where the deployment stores them). */
+struct programme_pair {
+    const char *mentor_code, *mentor_name;
+    const char *mentee_code, *mentee_name;
+    const char *starts, *ends; /* ends NULL while it runs */
+    const char *status;        /* active, finished, broken */
+};
+int store_programme_pairs(struct store *s, struct arena *a, const char *code,
+                          struct programme_pair **out, size_t *n, struct err *e);
 
 /* The first (by id) invitation of survey_id that is answered or not, for printing links. */
 int store_first_invitation(struct store *s, struct arena *a, const char *survey_id, int answered,

@@ -66,8 +66,11 @@ static const char *const store_account_sql[SA_COUNT] = {
                    "SELECT 1 FROM up WHERE id = ?1",
     [SA_AUDIT_PUT] = "INSERT INTO audit(at, user_id, action, object, detail) "
                      "VALUES (" STORE_NOW ", ?1, ?2, ?3, ?4)",
-    [SA_AUDIT_LIST] = "SELECT a.id, a.at, u.login, a.action, a.object, a.detail FROM audit a "
-                      "LEFT JOIN users u ON u.id = a.user_id ORDER BY a.id DESC LIMIT ?1",
+    [SA_AUDIT_LIST] =
+        "SELECT a.id, a.at, u.login, a.action, a.object, a.detail FROM audit a "
+        "LEFT JOIN users u ON u.id = a.user_id WHERE (?2 IS NULL OR a.id < ?2) "
+        "AND (?3 IS NULL OR a.action = ?3 OR substr(a.action, 1, length(?3) + 1) = ?3 || '.') "
+        "ORDER BY a.id DESC LIMIT ?1",
 };
 
 static sqlite3_stmt *store_acc(struct store *s, enum store_account_stmt id, const char *what,
@@ -318,13 +321,20 @@ static int store_audit_row(sqlite3_stmt *st, struct arena *a, void *out)
 int store_audit_list(struct store *s, struct arena *a, int limit, struct audit_row **out, size_t *n,
                      struct err *e)
 {
+    struct audit_query q = {.limit = limit};
+    return store_audit_query(s, a, &q, out, n, e);
+}
+
+int store_audit_query(struct store *s, struct arena *a, const struct audit_query *q,
+                      struct audit_row **out, size_t *n, struct err *e)
+{
     const char *what = "read audit log";
     *out = NULL;
     *n = 0;
     sqlite3_stmt *st = store_acc(s, SA_AUDIT_LIST, what, e);
     if (!st)
         return STORE_ERROR;
-    if (store_bind(st, "i", (int64_t)limit) != SQLITE_OK)
+    if (store_bind(st, "ins", (int64_t)q->limit, q->before, q->action) != SQLITE_OK)
         return store_bind_failed(s, st, what, e);
     void *rows;
     int rc = store_collect(s, st, a, sizeof **out, store_audit_row, &rows, n, what, e);

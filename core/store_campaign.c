@@ -30,16 +30,16 @@ enum store_campaign_stmt {
 
 _Static_assert(SC_COUNT <= STORE_STMTS_PER_FILE, "too many statements for one store file");
 
-/* The columns store_campaign_read() expects, in order. */
-#define SC_COLUMNS                                                                                 \
+/* The columns store_campaign_read() expects, in order; the counts are campaign_counts'
+ * (kept by triggers, store.c), summed over the organisations filter keeps. */
+#define SC_COLUMNS_WHERE(filter)                                                                   \
     "SELECT c.code, c.survey_id, o.code, c.period, c.wave, c.role, c.form, c.opens, c.closes, "    \
-    "c.status, (SELECT count(*) FROM invitations i WHERE i.campaign_id = c.id "                    \
-    "AND i.revoked_at IS NULL), "                                                                  \
-    "(SELECT count(*) FROM invitations i JOIN drafts d ON d.invitation_id = i.id "                 \
-    "WHERE i.campaign_id = c.id AND NOT EXISTS (SELECT 1 FROM responses r "                        \
-    "WHERE r.invitation_id = i.id)), "                                                             \
-    "(SELECT count(*) FROM invitations i JOIN responses r ON r.invitation_id = i.id "              \
-    "WHERE i.campaign_id = c.id) FROM campaigns c JOIN orgs o ON o.id = c.org_id "
+    "c.status, coalesce(k.invited, 0), coalesce(k.started, 0), coalesce(k.completed, 0) "          \
+    "FROM campaigns c JOIN orgs o ON o.id = c.org_id LEFT JOIN (SELECT campaign_id, "              \
+    "sum(invited) AS invited, sum(started) AS started, sum(completed) AS completed "               \
+    "FROM campaign_counts " filter " GROUP BY campaign_id) k ON k.campaign_id = c.id "
+
+#define SC_COLUMNS SC_COLUMNS_WHERE("")
 
 /* The organisations below (and including) the one of code ?N. */
 #define SC_SUBTREE(n)                                                                              \
@@ -47,17 +47,7 @@ _Static_assert(SC_COUNT <= STORE_STMTS_PER_FILE, "too many statements for one st
     "SELECT o.id FROM orgs o JOIN sub ON o.parent_id = sub.id) "
 
 /* The columns of SC_COLUMNS, counted only within the subtree sub of an organisation. */
-#define SC_COLUMNS_IN_SUB                                                                          \
-    "SELECT c.code, c.survey_id, o.code, c.period, c.wave, c.role, c.form, c.opens, c.closes, "    \
-    "c.status, (SELECT count(*) FROM invitations i JOIN participants p "                           \
-    "ON p.id = i.participant_id WHERE i.campaign_id = c.id AND i.revoked_at IS NULL "              \
-    "AND p.org_id IN sub), "                                                                       \
-    "(SELECT count(*) FROM invitations i JOIN participants p ON p.id = i.participant_id "          \
-    "JOIN drafts d ON d.invitation_id = i.id WHERE i.campaign_id = c.id AND p.org_id IN sub "      \
-    "AND NOT EXISTS (SELECT 1 FROM responses r WHERE r.invitation_id = i.id)), "                   \
-    "(SELECT count(*) FROM invitations i JOIN participants p ON p.id = i.participant_id "          \
-    "JOIN responses r ON r.invitation_id = i.id WHERE i.campaign_id = c.id "                       \
-    "AND p.org_id IN sub) FROM campaigns c JOIN orgs o ON o.id = c.org_id "
+#define SC_COLUMNS_IN_SUB SC_COLUMNS_WHERE("WHERE org_id IN sub")
 
 static const char *const store_campaign_sql[SC_COUNT] = {
     [SC_PUT] = ("INSERT INTO campaigns(code, survey_id, org_id, period, wave, role, form, opens, "
@@ -70,7 +60,9 @@ static const char *const store_campaign_sql[SC_COUNT] = {
     [SC_GET] = (SC_COLUMNS "WHERE c.code = ?1"),
     [SC_LIST] = (SC_COLUMNS "ORDER BY c.id DESC"),
     [SC_STATUS] = "UPDATE campaigns SET status = ?2 WHERE code = ?1",
-    /* Targeted participants not yet invited: (id, consent recorded). */
+    /* Targeted participants not yet invited: (id, consent recorded). A participant of a
+     * programme is targeted only by the campaigns of its school year (or of a year it has a
+     * pair in): last year's mentees are not asked about this year's programme. */
     [SC_TARGETS] = (SC_SUBTREE(1) "SELECT p.id, p.consent_date IS NOT NULL "
                                   "FROM campaigns c, participants p "
                                   "WHERE c.code = ?2 AND p.org_id IN sub "
@@ -79,22 +71,22 @@ static const char *const store_campaign_sql[SC_COUNT] = {
                                   "WHERE g.form = c.form AND (g.id = p.programme_id OR g.id IN "
                                   "(SELECT programme_id FROM pairs WHERE mentor_id = p.id "
                                   "OR mentee_id = p.id)))) "
+                                  "AND (p.programme_id IS NULL OR EXISTS (SELECT 1 FROM "
+                                  "programmes g WHERE g.year = CAST(substr(c.period, 1, 4) AS "
+                                  "INTEGER) AND (g.id = p.programme_id OR g.id IN (SELECT "
+                                  "programme_id FROM pairs WHERE mentor_id = p.id "
+                                  "OR mentee_id = p.id)))) "
                                   "AND NOT EXISTS (SELECT 1 FROM invitations i "
                                   "WHERE i.campaign_id = c.id AND i.participant_id = p.id) "
                                   "ORDER BY p.id"),
     [SC_INVITE] = ("INSERT INTO invitations(token, participant_id, campaign_id, survey_id, "
                    "created_at) SELECT ?1, ?2, c.id, c.survey_id, " STORE_NOW " "
                    "FROM campaigns c WHERE c.code = ?3"),
-    [SC_RATES] = (SC_SUBTREE(2) "SELECT o.code, o.name, "
-                                "count(i.id) FILTER (WHERE i.revoked_at IS NULL), "
-                                "count(d.invitation_id) FILTER (WHERE r.id IS NULL), count(r.id) "
-                                "FROM invitations i JOIN campaigns c ON c.id = i.campaign_id "
-                                "JOIN participants p ON p.id = i.participant_id "
-                                "JOIN orgs o ON o.id = p.org_id "
-                                "LEFT JOIN drafts d ON d.invitation_id = i.id "
-                                "LEFT JOIN responses r ON r.invitation_id = i.id "
-                                "WHERE c.code = ?1 AND (?2 IS NULL OR p.org_id IN sub) "
-                                "GROUP BY o.id ORDER BY o.name"),
+    [SC_RATES] = (SC_SUBTREE(2) "SELECT o.code, o.name, k.invited, k.started, k.completed "
+                                "FROM campaign_counts k JOIN campaigns c ON c.id = k.campaign_id "
+                                "JOIN orgs o ON o.id = k.org_id "
+                                "WHERE c.code = ?1 AND (?2 IS NULL OR k.org_id IN sub) "
+                                "ORDER BY o.name"),
     [SC_LINKS] = (SC_SUBTREE(2) "SELECT p.code, p.name, o.code, o.name, i.token, r.id IS NOT NULL, "
                                 "d.invitation_id IS NOT NULL, i.revoked_at IS NOT NULL "
                                 "FROM invitations i JOIN campaigns c ON c.id = i.campaign_id "

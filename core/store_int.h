@@ -21,7 +21,8 @@
 #define STORE_INDICATOR_BASE 192
 #define STORE_ACCOUNT_BASE   256
 #define STORE_EXPORT_BASE    320
-#define STORE_STMTS          384
+#define STORE_REPORT_BASE    384
+#define STORE_STMTS          448
 
 #define STORE_NOW "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
 

@@ -111,7 +111,8 @@ static const char *const survey_type_names[] = {
 #define SURVEY_COUNT(a) (sizeof(a) / sizeof(a)[0])
 
 #define SURVEY_T(t)     (1u << (t))
-#define SURVEY_T_ALL    ((1u << SURVEY_NTYPES) - 1)
+#define SURVEY_T_PLUGIN (1u << SURVEY_NTYPES) /* a plugin's type: `type: x-...` */
+#define SURVEY_T_ALL    ((1u << (SURVEY_NTYPES + 1)) - 1)
 #define SURVEY_T_ANSWER (SURVEY_T_ALL & ~SURVEY_T(Q_NOTE))
 #define SURVEY_T_CONSTRAINT                                                                        \
     (SURVEY_T(Q_YESNO) | SURVEY_T(Q_SCALE) | SURVEY_T(Q_CHOICE) | SURVEY_T(Q_TEXT) |               \
@@ -135,7 +136,7 @@ static const struct {
     {"required_if", SURVEY_T_ANSWER},
     {"constraint", SURVEY_T_CONSTRAINT},
     {"constraint_message", SURVEY_T_CONSTRAINT},
-    {"pairs_with", SURVEY_T_ANSWER & ~SURVEY_T(Q_MATRIX)},
+    {"pairs_with", SURVEY_T_ANSWER & ~SURVEY_T(Q_MATRIX) & ~SURVEY_T_PLUGIN},
     {"min", SURVEY_T_RANGE},
     {"max", SURVEY_T_RANGE},
     {"min_label", SURVEY_T(Q_SCALE) | SURVEY_T(Q_MATRIX)},
@@ -150,7 +151,18 @@ static const struct {
     {"max_length", SURVEY_T(Q_TEXT)},
     {"format", SURVEY_T(Q_TEXT)},
     {"items", SURVEY_T(Q_MATRIX)},
+    {"options", SURVEY_T_PLUGIN},
 };
+
+/* The question types of loaded plugins (survey_set_plugin_types). */
+static const struct anketa_qtype *(*survey_plugin_find)(const char *name);
+static char survey_plugin_dir[4096];
+
+void survey_set_plugin_types(const struct anketa_qtype *(*find)(const char *name), const char *dir)
+{
+    survey_plugin_find = find;
+    snprintf(survey_plugin_dir, sizeof survey_plugin_dir, "%s", dir ? dir : "");
+}
 
 static const char *const survey_top_keys[] = {
     "id",           "version", "title",    "description", "audience", "wave", "pairs_with_survey",
@@ -1438,11 +1450,11 @@ static size_t survey_keys_of(unsigned types, const char **out)
 }
 
 /* Unknown, repeated and inapplicable keys of a question whose type is t. */
-static int survey_question_keys(struct survey_loader *L, const struct survey_node *n,
-                                enum question_type t, const char *pre)
+static int survey_question_keys(struct survey_loader *L, const struct survey_node *n, unsigned mask,
+                                const char *tname, const char *pre)
 {
     const char *all[SURVEY_COUNT(survey_qkeys)], *mine[SURVEY_COUNT(survey_qkeys)];
-    size_t nall = survey_keys_of(SURVEY_T_ALL, all), nmine = survey_keys_of(SURVEY_T(t), mine);
+    size_t nall = survey_keys_of(SURVEY_T_ALL, all), nmine = survey_keys_of(mask, mine);
     int rc = 0;
     for (size_t i = 0; i + 1 < n->n; i += 2) {
         const struct survey_node *k = n->items[i];
@@ -1463,7 +1475,7 @@ static int survey_question_keys(struct survey_loader *L, const struct survey_nod
         }
         if (!dup && !survey_key_known(k, mine, nmine))
             rc = survey_fail_at(L, k, "%skey \"%s\" does not apply to type \"%s\" (remove it)", pre,
-                                k->str, survey_type_names[t]);
+                                k->str, tname);
     }
     /* Unknown keys: suggest among the keys of this type first, then among all. */
     for (size_t i = 0; i + 1 < n->n; i += 2) {
@@ -1542,6 +1554,65 @@ static int survey_question_type(struct survey_loader *L, const struct survey_nod
     return 0;
 }
 
+/*
+ * A question of a plugin's type: its `options:` go to the plugin's check, whose choices
+ * become the question's (copied into the survey); what check made is freed with the survey.
+ */
+static int survey_plugin_question(struct survey_loader *L, const struct survey_node *n,
+                                  struct question *q, const char *pre)
+{
+    const struct survey_node *o = survey_get(n, "options");
+    size_t nopts = o ? o->n / 2 : 0;
+    if (o && o->kind != SURVEY_MAP)
+        return survey_fail_at(L, o, "%s\"options\" must be a mapping of key: value", pre);
+    struct anketa_qtype_option *opts = arena_calloc(L->tmp, nopts ? nopts : 1, sizeof *opts);
+    char *dir = arena_strdup(L->tmp, L->name);
+    if (!opts || !dir)
+        return survey_oom(L);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    for (size_t i = 0; i < nopts; i++) {
+        const struct survey_node *k = o->items[2 * i], *v = o->items[2 * i + 1];
+        if (k->kind != SURVEY_SCALAR || v->kind != SURVEY_SCALAR)
+            return survey_fail_at(L, v, "%seach option must be key: value (a word, a text)", pre);
+        opts[i] = (struct anketa_qtype_option){k->str, v->str};
+    }
+    struct anketa_qtype_question qq = {
+        .size = sizeof qq,
+        .survey_path = L->name,
+        .survey_dir = slash ? dir : ".",
+        .id = q->id,
+        .options = opts,
+        .noptions = nopts,
+    };
+    const struct anketa_choice *choices = NULL;
+    size_t nchoices = 0, bad = (size_t)-1;
+    void *state = NULL;
+    char why[ANKETA_ERR_MAX] = "";
+    if (q->xtype->check(&qq, &state, &choices, &nchoices, &bad, why) != 0)
+        return survey_fail_at(L, bad < nopts ? o->items[2 * bad + 1] : n, "%s%s", pre,
+                              why[0] ? why : "refused by its plugin");
+    if (q->xtype->free && arena_defer(L->out, q->xtype->free, state) < 0)
+        return survey_oom(L);
+    q->xstate = state;
+    if (nchoices == 0 || !choices)
+        return survey_fail_at(L, n, "%sits plugin gives no choices", pre);
+    if (!(q->choices = arena_calloc(L->out, nchoices, sizeof *q->choices)))
+        return survey_oom(L);
+    for (size_t i = 0; i < nchoices; i++) {
+        if (!choices[i].value || !choices[i].value[0] || !choices[i].label)
+            return survey_fail_at(L, n, "%sits plugin gives a choice without value or label", pre);
+        q->choices[i].value = arena_strdup(L->out, choices[i].value);
+        q->choices[i].label.ru = arena_strdup(L->out, choices[i].label);
+        if (!q->choices[i].value || !q->choices[i].label.ru)
+            return survey_oom(L);
+    }
+    q->nchoices = nchoices;
+    q->dropdown = 1;
+    return 0;
+}
+
 /* Builds questions[idx] from its mapping; dup: the index of an earlier question with its id. */
 static int survey_question_at(struct survey_loader *L, const struct survey_node *n,
                               struct question *q, size_t idx, size_t dup)
@@ -1583,15 +1654,28 @@ static int survey_question_at(struct survey_loader *L, const struct survey_node 
     size_t t = 0;
     while (t < SURVEY_NTYPES && !survey_is(v, survey_type_names[t]))
         t++;
-    if (t == SURVEY_NTYPES) {
+    const struct anketa_qtype *xt = NULL;
+    if (t == SURVEY_NTYPES && v->len > 2 && strncmp(v->str, "x-", 2) == 0) {
+        xt = survey_plugin_find ? survey_plugin_find(v->str) : NULL;
+        if (!xt)
+            return survey_fail_at(L, v,
+                                  "%stype \"%.*s\" is a plugin's, and no loaded plugin provides "
+                                  "it (the plugins are loaded from %s: plugin_dir, --plugin-dir)",
+                                  pre, SURVEY_SHOW(v),
+                                  survey_plugin_dir[0] ? survey_plugin_dir : "no directory");
+    }
+    if (t == SURVEY_NTYPES && !xt) {
         char list[256], dym[96];
         return survey_fail_at(
             L, v, "%stype \"%.*s\" is not one of %s%s", pre, SURVEY_SHOW(v),
             survey_join(survey_type_names, SURVEY_NTYPES, list, sizeof list),
             survey_did_you_mean(v->str, v->len, survey_type_names, SURVEY_NTYPES, dym, sizeof dym));
     }
-    q->type = (enum question_type)t;
-    if (survey_question_keys(L, n, q->type, pre))
+    /* A plugin's question is a drop-down choice of the choices the plugin gives. */
+    q->type = xt ? Q_CHOICE : (enum question_type)t;
+    q->xtype = xt;
+    const char *tname = xt ? xt->name : survey_type_names[t];
+    if (survey_question_keys(L, n, xt ? SURVEY_T_PLUGIN : SURVEY_T(t), tname, pre))
         rc = -1;
 
     struct survey_textctx ctx = {q};
@@ -1610,10 +1694,10 @@ static int survey_question_at(struct survey_loader *L, const struct survey_node 
         rc = -1;
 
     /* From here on the messages name the type, which is what the rules depend on. */
-    snprintf(pre, sizeof pre, "%s \"%s\": ", survey_type_names[t], q->id);
+    snprintf(pre, sizeof pre, "%s \"%s\": ", tname, q->id);
     if (survey_pairs(L, n, q, pre))
         rc = -1;
-    if (survey_question_type(L, n, q, pre))
+    if (xt ? survey_plugin_question(L, n, q, pre) : survey_question_type(L, n, q, pre))
         rc = -1;
     return rc;
 }

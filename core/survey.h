@@ -34,6 +34,8 @@
 #ifndef ANKETA_SURVEY_H
 #define ANKETA_SURVEY_H
 
+#include "plugin_api.h"
+
 #include <jansson.h>
 #include <stddef.h>
 
@@ -118,6 +120,10 @@ struct question {
     const char *show_if, *required_if, *constraint;
     struct expr *show_if_x, *required_if_x, *constraint_x;
     struct text constraint_message; /* .ru NULL: the catalogue's "error.constraint" */
+    /* A plugin's type (`type: x-...`): loaded as a drop-down choice whose choices the plugin
+     * gave; xstate is what its check made (freed with the survey). NULL for the core's types. */
+    const struct anketa_qtype *xtype;
+    void *xstate;
 };
 
 /* A page of the questionnaire: questions[first .. first + count) of its survey. */
@@ -224,6 +230,14 @@ int survey_date_valid(const char *s, size_t n);
  * objects {"ru": ..., "en": ...} (en only when present). NULL when out of memory.
  */
 json_t *survey_to_json(const struct survey *s);
+
+/*
+ * Where the loader finds the question types of plugins (`type: x-...`): find returns the
+ * type of a name or NULL, dir is the plugin directory named in the message about an unknown
+ * one. Without a call (or with find NULL), x- types are unknown. The types must stay loaded
+ * for as long as the surveys that use them.
+ */
+void survey_set_plugin_types(const struct anketa_qtype *(*find)(const char *name), const char *dir);
 
 /* Every survey of a directory, sorted by id. */
 struct survey_set {

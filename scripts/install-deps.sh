@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs the Debian packages anketa needs to build, run and test, if any is missing.
 # Non-interactive; needs root only when something has to be installed.
-# libxlsxwriter writes the XLSX exports; unzip opens them in the export tests.
+# zlib compresses the XLSX exports (plugins/xlsx); unzip opens them in the export tests.
 # libclang-rt-14-dev carries libFuzzer for make fuzz. nodejs runs the browser's expression evaluator against the shared test vectors; npm fetches
 # playwright-core and axe-core, which drive Debian's chromium in the browser tests.
 # The last line is for tests/integration/test_install.c: dpkg-dev builds the .deb
@@ -12,7 +12,7 @@ set -eu
 
 PACKAGES="build-essential pkg-config clang clang-format libclang-rt-14-dev
 libfcgi-dev libsqlite3-dev liblua5.4-dev libyaml-dev libjansson-dev libsodium-dev
-libxlsxwriter-dev libcmocka-dev libcurl4-openssl-dev unzip
+zlib1g-dev libcmocka-dev libcurl4-openssl-dev unzip
 nginx-light sqlite3 curl wrk nodejs chromium
 dpkg-dev lintian systemd openssl groff-base debootstrap"
 

@@ -29,6 +29,15 @@ stop_pidfile "$var/anketa.pid" "anketa serve"
 
 "$bin" init --db "$var/anketa.db" >/dev/null
 links=$("$bin" demo --db "$var/anketa.db" --surveys surveys --samples docs/samples)
+# The demo's past school years, computed once as the server would have in those years (it
+# keeps only the current one computed): the dashboards' trends and the report need them.
+year=
+while read -r kind period _; do
+    [ "$kind" = period ] || continue
+    year=$period
+    "$bin" indicators run --region demo --period "$period" --db "$var/anketa.db" --lua lua \
+        >/dev/null
+done <<< "$links"
 "$root/scripts/nginx-conf.sh" "$root" "$var" "$port" "$var/anketa.sock" 1m "$var/nginx.conf"
 
 anketa_pid= nginx_pid=
@@ -45,8 +54,13 @@ cleanup() {
 trap "cleanup; exit 0" INT TERM
 trap cleanup EXIT
 
-"$bin" serve --db "$var/anketa.db" --socket "$var/anketa.sock" --socket-mode 0600 \
-    --surveys surveys --web web --lua lua --region demo --max-body 1m 2>>"$var/anketa.log" &
+# The shipped plugins, with the jsonl plugin appending every event to var/events.jsonl. This
+# file is the whole configuration of the run: /etc/anketa/anketa.conf is not read.
+printf 'plugin.jsonl.path = %s\nplugin.jsonl.fsync = none\n' "$var/events.jsonl" \
+    > "$var/run.conf"
+"$bin" serve --config "$var/run.conf" --db "$var/anketa.db" --socket "$var/anketa.sock" \
+    --socket-mode 0600 --surveys surveys --web web --lua lua --region demo --max-body 1m \
+    --plugin-dir build/plugins 2>>"$var/anketa.log" &
 anketa_pid=$!
 echo "$anketa_pid" > "$var/anketa.pid"
 for _ in $(seq 100); do [ -S "$var/anketa.sock" ] && break; sleep 0.1; done
@@ -83,7 +97,19 @@ while read -r survey state token; do
         answered)   echo "  questionnaire already answered ($survey):  $base/s/$token" ;;
     esac
 done <<< "$links"
+echo
+echo "  staff pages: sign in at $base/login (new passwords at every start of make run)"
+while read -r kind login password role org; do
+    [ "$kind" = staff ] || continue
+    home=$base/dash
+    [ "$org" != - ] && home="$base/dash/org/$org?period=$year"
+    printf '    %-14s login %-14s password %s  ->  %s\n' "$role" "$login" "$password" "$home"
+done <<< "$links"
+echo "  the analytical report of the region:  $base/dash/org/demo-region/report?period=$year"
+echo
 echo "  survey definitions (JSON):  $base/api/v1/surveys"
+echo "  a plugin's route:  $base/api/v1/plugins/template/hello?name=Ivan"
+echo "  events of the jsonl plugin:  var/events.jsonl"
 echo "  health check:  $base/healthz"
 echo
 # Whichever stops first (a crash, a kill) ends the run: no nginx answering 502 alone.

@@ -23,6 +23,7 @@ const chromiumFlags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable
 
 let dir, db, base, anketa, nginx, browser;
 let tokens = [];
+let staff = {}; // the demo's staff accounts: role -> { login, password }
 
 function run(args, input) {
   return execFileSync(bin, args, { cwd: root, input, encoding: 'utf8',
@@ -58,7 +59,16 @@ before(async () => {
   dir = fs.mkdtempSync('/tmp/anketa-browser-');
   db = path.join(dir, 'anketa.db');
   fs.mkdirSync(artifacts, { recursive: true });
-  run(['demo', '--db', db]);
+  const demo = run(['demo', '--db', db]);
+  for (const m of demo.matchAll(/^staff (\S+) (\S+) (\S+) \S+$/gm)) {
+    staff[m[3]] = { login: m[1], password: m[2] };
+  }
+  assert.ok(staff.methodologist, 'the demo prints its staff accounts');
+  // The past school years, computed as the server would have in those years.
+  for (const m of demo.matchAll(/^period (\S+)$/gm)) {
+    run(['indicators', 'run', '--region', 'demo', '--period', m[1], '--db', db, '--lua',
+      path.join(root, 'lua')]);
+  }
   run(['campaign', 'open', 'entry', '--survey', 'mentee-entry', '--org', 'demo-region',
     '--period', '2026/27', '--wave', 'entry', '--role', 'mentee', '--opens', '2026-01-01',
     '--closes', '2099-01-01', '--db', db]);
@@ -75,7 +85,9 @@ before(async () => {
     [root, dir, String(port), sock, '1m', path.join(dir, 'nginx.conf')]);
   const log = fs.openSync(path.join(dir, 'anketa.log'), 'a');
   anketa = spawn(bin, ['serve', '--db', db, '--socket', sock, '--socket-mode', '0600',
-    '--workers', '2', '--surveys', path.join(root, 'surveys'), '--web', path.join(root, 'web')],
+    '--workers', '2', '--surveys', path.join(root, 'surveys'), '--web', path.join(root, 'web'),
+    '--lua', path.join(root, 'lua'), '--region', 'demo',
+    '--plugin-dir', path.join(root, 'build/asan/plugins')],
   { stdio: ['ignore', log, log], env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=0' } });
   await waitFor(() => fs.existsSync(sock), 'anketa');
   nginx = spawn('/usr/sbin/nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e',
@@ -240,5 +252,102 @@ test('a coordinator signs in, sees the municipality, drills down and cannot leav
   await shoot(page, 'dashboard-campaign');
   const other = await page.goto(`${base}/dash/org/demo-sch-3`);
   assert.equal(other.status(), 404, 'a school of another municipality is not found');
+  await context.close();
+});
+
+// The files of a zip (an XLSX workbook) by name, read through its central directory.
+function unzip(buf) {
+  const zlib = require('node:zlib');
+  let end = buf.length - 22;
+  while (end >= 0 && buf.readUInt32LE(end) !== 0x06054b50) end--;
+  assert.ok(end >= 0, 'a zip file');
+  const files = {};
+  let at = buf.readUInt32LE(end + 16);
+  for (let i = 0; i < buf.readUInt16LE(end + 10); i++) {
+    assert.equal(buf.readUInt32LE(at), 0x02014b50);
+    const method = buf.readUInt16LE(at + 10);
+    const size = buf.readUInt32LE(at + 20);
+    const nameLen = buf.readUInt16LE(at + 28);
+    const extraLen = buf.readUInt16LE(at + 30);
+    const commentLen = buf.readUInt16LE(at + 32);
+    const local = buf.readUInt32LE(at + 42);
+    const name = buf.toString('utf8', at + 46, at + 46 + nameLen);
+    const data = local + 30 + buf.readUInt16LE(local + 26) + buf.readUInt16LE(local + 28);
+    const raw = buf.subarray(data, data + size);
+    files[name] = (method === 8 ? zlib.inflateRawSync(raw) : raw).toString('utf8');
+    at += 46 + nameLen + extraLen + commentLen;
+  }
+  return files;
+}
+
+async function download(page, selector) {
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click(selector)]);
+  return { name: dl.suggestedFilename(), data: fs.readFileSync(await dl.path()) };
+}
+
+test('a methodologist reads the analytical report, prints it, and downloads the tables', async () => {
+  const context = await browser.newContext({ bypassCSP: true, locale: 'ru-RU', acceptDownloads: true });
+  const page = await context.newPage();
+  await page.goto(`${base}/login`);
+  await page.fill('#login', staff.methodologist.login);
+  await page.fill('#password', staff.methodologist.password);
+  await Promise.all([page.waitForNavigation(), page.click('button.submit')]);
+  assert.match(page.url(), /\/dash\/org\/demo-region$/);
+  // The region's dashboard compares its municipalities with bars.
+  assert.ok(await page.locator('table.compare svg.hbar').count() > 0);
+  await page.goto(`${base}/dash/org/demo-region?period=2026/27`);
+  await Promise.all([page.waitForNavigation(), page.click('.page-links a[href*="/report"]')]);
+  assert.match(await page.locator('h1').innerText(), /Демонстрационная область/);
+  // The KPI table: a row per indicator, five school years, and a chart per indicator with
+  // bars for the years that have values (the demo has four).
+  const years = await page.locator('table.kpi thead th').allInnerTexts();
+  assert.deepEqual(years.slice(1), ['2022/23', '2023/24', '2024/25', '2025/26', '2026/27']);
+  const indicators = fs.readdirSync(path.join(root, 'lua/regions/demo'))
+    .filter((f) => f.endsWith('.lua') && f !== 'region.lua' && !f.endsWith('_test.lua'));
+  assert.equal(await page.locator('table.kpi tbody tr').count(), indicators.length);
+  const charts = page.locator('.charts figure.chart');
+  assert.ok(await charts.count() >= 10);
+  assert.equal(await charts.first().locator('rect.bar').count(), 4);
+  // Growth per form of mentoring, entry against final, with both bars drawn.
+  assert.ok(await page.locator('table.growth svg.growth-bars rect.final').count() >= 4);
+  assert.ok(await page.locator('table.growth th', { hasText: 'ученик – ученик' }).count() > 0);
+  assert.deepEqual(await axeProblems(page), []);
+  await shoot(page, 'report');
+  // On paper: no navigation or buttons, every section there.
+  await page.emulateMedia({ media: 'print' });
+  assert.equal(await page.locator('.year-pick').isVisible(), false);
+  assert.equal(await page.locator('header.site').isVisible(), false);
+  assert.equal(await page.locator('#h-rates').isVisible(), true);
+  await page.pdf({ path: path.join(artifacts, 'report.pdf'), format: 'A4' });
+  await page.emulateMedia({ media: 'screen' });
+
+  // The federal statistics table, and the same as a file.
+  await page.goto(`${base}/dash/org/demo-region/federal?period=2026/27`);
+  const total = Number(await page.locator('p strong').innerText());
+  assert.ok(total > 50);
+  await shoot(page, 'federal');
+  const csv = await download(page, 'a[href*="export/federal?format=csv&"]');
+  assert.equal(csv.name, 'federal-demo-region.csv');
+  const lines = csv.data.toString('utf8').replace(/^\uFEFF/, '').trim().split('\r\n');
+  assert.equal(lines[0], 'school_year,org_code,form,role,age_band,count');
+  const sum = lines.slice(1).reduce((n, l) => n + Number(l.split(',').pop()), 0);
+  assert.equal(sum, total, 'the file adds up to the table');
+
+  // The answers of the region as an Excel workbook and as CSV for Excel.
+  await page.goto(`${base}/dash/org/demo-region?period=2026/27`);
+  const xlsx = await download(page, 'a[href*="export/responses?format=xlsx"]');
+  assert.equal(xlsx.name, 'responses-demo-region.xlsx');
+  const files = unzip(xlsx.data);
+  const sheet = files['xl/worksheets/sheet1.xml'];
+  assert.ok(sheet, 'the workbook has its sheet');
+  const shared = files['xl/sharedStrings.xml'] || '';
+  assert.match(sheet + shared, /mentee-final/);
+  assert.doesNotMatch(sheet + shared, /DEMO-G26/, 'participants are pseudonymised');
+  const answers = Number(sql("SELECT count(*) FROM responses r JOIN invitations i ON i.id = r.invitation_id JOIN campaigns c ON c.id = i.campaign_id"));
+  assert.equal((sheet.match(/<row /g) || []).length, answers + 1, 'a row per response and the header');
+  const xcsv = await download(page, 'a[href*="export/responses?format=csv-excel"]');
+  const text = xcsv.data.toString('utf8');
+  assert.ok(text.startsWith('\uFEFF'));
+  assert.equal(text.trim().split('\r\n')[0].split(';')[0], 'response_id');
   await context.close();
 });

@@ -208,12 +208,24 @@ int harness_start_with(struct harness *h, const char *app_max_body, const char *
         snprintf(surveys, sizeof surveys, "%s/surveys", root);
     snprintf(web, sizeof web, "%s/web", root);
     snprintf(log, sizeof log, "%s/anketa.log", h->dir);
-    char *anketa_argv[40] = {binpath,     "serve", "--db",          h->db,
-                             "--socket",  h->sock, "--socket-mode", "0600",
-                             "--workers", "2",     "--surveys",     surveys,
-                             "--web",     web,     "--max-body",    (char *)app_max_body};
-    size_t argc = 16;
-    for (size_t i = 0; serve_args && serve_args[i] && argc < 39; i++)
+    /* The shipped plugins (ASan builds), with the jsonl plugin writing to the run's directory.
+     * A test's own --config or --plugin-dir in serve_args comes later and wins. */
+    char plugins[1100], conf_opt[600];
+    snprintf(plugins, sizeof plugins, "%s/build/asan/plugins", root);
+    snprintf(h->events, sizeof h->events, "%s/events.jsonl", h->dir);
+    snprintf(conf_opt, sizeof conf_opt, "%s/plugins.conf", h->dir);
+    FILE *pc = fopen(conf_opt, "w");
+    if (!pc)
+        return -1;
+    fprintf(pc, "plugin.jsonl.path = %s\n", h->events);
+    fclose(pc);
+    char *anketa_argv[44] = {binpath,     "serve",  "--db",          h->db,
+                             "--socket",  h->sock,  "--socket-mode", "0600",
+                             "--workers", "2",      "--surveys",     surveys,
+                             "--web",     web,      "--max-body",    (char *)app_max_body,
+                             "--config",  conf_opt, "--plugin-dir",  plugins};
+    size_t argc = 20;
+    for (size_t i = 0; serve_args && serve_args[i] && argc < 43; i++)
         anketa_argv[argc++] = (char *)serve_args[i];
     anketa_argv[argc] = NULL;
     h->anketa = harness_spawn(anketa_argv, log);

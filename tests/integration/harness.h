@@ -13,15 +13,17 @@ struct harness {
     char dir[256];   /* the temporary directory of this run */
     char db[512];
     char sock[512];
-    char base[64]; /* http://127.0.0.1:PORT */
+    char base[64];    /* http://127.0.0.1:PORT */
+    char events[512]; /* where the jsonl plugin appends (plugin.jsonl.path) */
     int port;
     pid_t anketa;
     pid_t nginx;
 };
 
 /*
- * Creates the database with a small registry, then starts anketa (with app_max_body) and
- * nginx (with nginx_max_body, in nginx's syntax). Returns 0 when /healthz answers 200.
+ * Creates the database with a small registry, then starts anketa (with app_max_body, the
+ * shipped plugins of build/asan/plugins, and plugin.jsonl.path = events) and nginx (with
+ * nginx_max_body, in nginx's syntax). Returns 0 when /healthz answers 200.
  */
 int harness_start(struct harness *h, const char *app_max_body, const char *nginx_max_body);
 

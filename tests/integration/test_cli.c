@@ -122,13 +122,37 @@ static void test_demo_is_created_once(void **state)
     assert_int_equal(run(out2, sizeof out2, fmt, root, bin, tmp), 0);
     assert_non_null(strstr(out2, "demo data already present"));
     char q[1024];
-    const char *counts = "sqlite3 %s/demo.db 'SELECT (SELECT count(*) FROM orgs), (SELECT "
+    const char *counts = "sqlite3 %s/demo.db \"SELECT (SELECT count(*) FROM orgs), (SELECT "
                          "count(*) FROM participants), (SELECT count(*) FROM invitations), "
-                         "(SELECT count(*) FROM responses)'";
+                         "(SELECT count(*) FROM campaigns), (SELECT count(*) FROM campaigns "
+                         "WHERE status = 'closed'), (SELECT count(*) FROM users)\"";
     assert_int_equal(run(q, sizeof q, counts, tmp), 0);
-    /* A region, two municipalities, three schools and a partner enterprise; twenty
-     * participants, each invited by an entry and a final campaign; nine answered both. */
-    assert_string_equal(q, "7|20|40|18\n");
+    /* A region, two municipalities, three schools and a partner enterprise; the twenty
+     * sample participants and four years of generated cohorts (21 + 18 + 11 + 14 a year),
+     * each invited by the entry and the final campaign of their own year only; four
+     * campaigns a year, the three past years' closed; four staff accounts. */
+    assert_string_equal(q, "7|276|552|16|12|4\n");
+    /* The nine sample participants of demo.json answered both waves; about 80% of each
+     * generated cohort answered each survey. */
+    const char *answered =
+        "sqlite3 %s/demo.db \"SELECT count(*) FILTER (WHERE p.code NOT LIKE 'DEMO-G%%'), "
+        "count(*) FILTER (WHERE p.code LIKE 'DEMO-G%%') FROM responses r JOIN invitations i ON "
+        "i.id = r.invitation_id JOIN participants p ON p.id = i.participant_id\"";
+    assert_int_equal(run(q, sizeof q, answered, tmp), 0);
+    long sample = 0, generated = 0;
+    assert_int_equal(sscanf(q, "%ld|%ld", &sample, &generated), 2);
+    assert_int_equal(sample, 18);
+    assert_true(generated > 512 * 7 / 10 && generated < 512 * 9 / 10);
+    /* Staff passwords are new at every run, printed once; the school years are listed. */
+    assert_non_null(strstr(out, "staff curator "));
+    assert_non_null(strstr(out, " coordinator demo-mun-1\n"));
+    assert_non_null(strstr(out, "staff admin "));
+    assert_non_null(
+        strstr(out, "period 2023/24\nperiod 2024/25\nperiod 2025/26\nperiod 2026/27\n"));
+    char pw1[64], pw2[64];
+    assert_int_equal(sscanf(strstr(out, "staff curator "), "staff curator %63s", pw1), 1);
+    assert_int_equal(sscanf(strstr(out2, "staff curator "), "staff curator %63s", pw2), 1);
+    assert_string_not_equal(pw1, pw2);
 }
 
 /* The curator's path: import the sample files, open a campaign, write its links, see

@@ -152,8 +152,9 @@ static void test_xlsx_file(void **state)
     snprintf(path, sizeof path, "%s/r.xlsx", tmp);
     assert_int_equal(run(out, sizeof out,
                          "%s export responses --org demo-region --survey mentee-entry --format "
-                         "xlsx --out %s --db %s --surveys %s/surveys",
-                         bin, path, db, root),
+                         "xlsx --out %s --db %s --surveys %s/surveys --plugin-dir "
+                         "%s/build/asan/plugins",
+                         bin, path, db, root, root),
                      0);
     long n = rows_written(out);
     assert_true(n > 0);

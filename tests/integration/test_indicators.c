@@ -87,6 +87,25 @@ static long wait_count(const char *sql, const char *param, long want)
     return v;
 }
 
+/* Waits (up to 30 s) until the jsonl plugin's file holds needle; whether it does. */
+static int wait_event(const char *needle)
+{
+    for (int i = 0; i < 600; i++) {
+        FILE *f = fopen(h.events, "r");
+        char line[4096];
+        int found = 0;
+        while (f && !found && fgets(line, sizeof line, f))
+            found = strstr(line, needle) != NULL;
+        if (f)
+            fclose(f);
+        if (found)
+            return 1;
+        struct timespec nap = {0, 50 * 1000 * 1000};
+        nanosleep(&nap, NULL);
+    }
+    return 0;
+}
+
 static void test_hostile_scripts_fail_alone(void **state)
 {
     (void)state;
@@ -103,6 +122,10 @@ static void test_hostile_scripts_fail_alone(void **state)
     assert_true(wait_count("SELECT count(*) FROM indicator_values WHERE indicator = 'c_bomb' "
                            "AND error IS NOT NULL",
                            NULL, 1) >= 1);
+    /* The master told the plugins, saying that some indicators failed. */
+    assert_true(wait_event("\"event\":\"indicators.computed\""));
+    assert_true(wait_event("\"region\":\"t\",\"period\":\"20"));
+    assert_true(wait_event("\"failed\":true}"));
     /* And the server answered throughout. */
     struct http_result r;
     assert_int_equal(http_request(&h, "GET", "/healthz", NULL, 0, NULL, &r), 0);
@@ -121,6 +144,23 @@ static void test_edited_script_is_picked_up(void **state)
     assert_true(wait_count("SELECT count(*) FROM indicator_values WHERE indicator = 'b_loop' "
                            "AND error IS NULL AND value = 42",
                            NULL, 1) >= 1);
+    /* The change of scripts is in the audit log, with the region's name. */
+    assert_true(wait_count("SELECT count(*) FROM audit WHERE action = 'scripts.reload' "
+                           "AND object = ?1",
+                           "t", 1) >= 1);
+}
+
+/* `anketa indicators run` tells the plugins too, once the values are stored. */
+static void test_cli_run_tells_plugins(void **state)
+{
+    (void)state;
+    char cmd[4096], out[8192];
+    snprintf(cmd, sizeof cmd,
+             "cd %s && %s indicators run --region t --period 2025/26 --lua %s --db %s --config "
+             "%s/plugins.conf --plugin-dir %s/build/asan/plugins",
+             h.root, getenv("ANKETA_BIN"), lua, h.db, h.dir, h.root);
+    assert_int_equal(harness_run(cmd, out, sizeof out), 1); /* c_bomb fails */
+    assert_true(wait_event("\"region\":\"t\",\"period\":\"2025/26\",\"failed\":true}"));
 }
 
 static void test_clean_shutdown(void **state)
@@ -134,6 +174,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hostile_scripts_fail_alone),
         cmocka_unit_test(test_edited_script_is_picked_up),
+        cmocka_unit_test(test_cli_run_tells_plugins),
         cmocka_unit_test(test_clean_shutdown),
     };
     return cmocka_run_group_tests_name("integration: indicators in the server", tests, setup,

@@ -135,6 +135,25 @@ static void test_doctor(void **state)
     assert_non_null(strstr(out, "2 problems to fix"));
     assert_int_equal(sh(out, sizeof out, "chmod 0600 %s", h.db), 0);
 
+    /* The plugins load as for serve (questionnaires may use their types); a plugin left out
+     * is a note, an option no plugin reads is a problem. */
+    f = fopen(conf, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "socket = %s\ndb = %s\nsurveys = %s/tests/data/surveys/plugins\nweb = %s/web\n"
+            "plugin_dir = %s/build/asan/plugins\nplugin.template.greting = x\n",
+            h.sock, h.db, getenv("ANKETA_ROOT"), getenv("ANKETA_ROOT"), getenv("ANKETA_ROOT"));
+    fclose(f);
+    assert_int_equal(sh(out, sizeof out, "%s doctor --config %s --nginx-user root", bin, conf), 1);
+    assert_non_null(strstr(out, "plugins loaded from "));
+    assert_non_null(strstr(out, "dictionary 1.0, "));
+    assert_non_null(strstr(out, "note  plugin left out: "));
+    assert_non_null(strstr(out, "jsonl: init failed: set plugin.jsonl.path"));
+    assert_non_null(strstr(out, "unknown key \"plugin.template.greting\" (plugin template reads "
+                                "only: greeting)"));
+    assert_non_null(strstr(out, "ok    1 questionnaires, the templates and the words load"));
+    assert_non_null(strstr(out, "1 problem to fix"));
+
     /* A broken configuration line is located. */
     f = fopen(conf, "w");
     assert_non_null(f);

@@ -110,10 +110,12 @@ static void test_full_file(void **state)
                           "lua = /usr/share/anketa/lua\n"
                           "region = demo\n"
                           "indicators_every = 60\n"
-                          "store_names = yes\n",
+                          "store_names = yes\n"
+                          "plugin_dir = /usr/lib/anketa/plugins\n",
                           &c, msg, sizeof msg),
                      1);
     assert_string_equal(c.socket, "/run/anketa/anketa.sock");
+    assert_string_equal(c.plugin_dir, "/usr/lib/anketa/plugins");
     assert_int_equal(c.socket_mode, 0640);
     assert_int_equal(c.workers, 4);
     assert_string_equal(c.db, "/var/lib/anketa/anketa.db");
@@ -187,7 +189,39 @@ static void test_unknown_keys(void **state)
     assert_conf_error("\n\ntheme = dark\n", 3,
                       "unknown key \"theme\" (the keys are: socket, socket_mode, workers, db, "
                       "surveys, web, max_body, synchronous, log_level, lua, region, "
-                      "indicators_every, store_names)");
+                      "indicators_every, store_names, plugin_dir)");
+}
+
+/* plugin.NAME.KEY lines: kept with their lines for the plugins, their syntax checked here. */
+static void test_plugin_options(void **state)
+{
+    (void)state;
+    static struct config c;
+    char msg[1024];
+    assert_int_equal(load("workers = 2\nplugin.jsonl.path = /var/lib/anketa/events.jsonl\n"
+                          "plugin.jsonl.fsync = none # the log shipper syncs\n",
+                          &c, msg, sizeof msg),
+                     1);
+    assert_int_equal(c.nplugin_options, 2);
+    assert_string_equal(c.plugin_options[0].plugin, "jsonl");
+    assert_string_equal(c.plugin_options[0].key, "path");
+    assert_string_equal(c.plugin_options[0].value, "/var/lib/anketa/events.jsonl");
+    assert_int_equal(c.plugin_options[0].line, 2);
+    assert_string_equal(c.plugin_options[1].value, "none");
+    assert_int_equal(c.plugin_options[1].line, 3);
+    assert_string_equal(c.plugin_dir, "build/plugins");
+    assert_conf_error("plugin.jsonl = /x\n", 1,
+                      "bad key \"plugin.jsonl\": a plugin's option is plugin.NAME.KEY (a-z, 0-9, "
+                      "'_')");
+    assert_conf_error("plugin.JSONL.path = /x\n", 1,
+                      "bad key \"plugin.JSONL.path\": a plugin's option is plugin.NAME.KEY (a-z, "
+                      "0-9, '_')");
+    assert_conf_error("plugin.jsonl.path = /x\n\nplugin.jsonl.path = /y\n", 3,
+                      "duplicate key plugin.jsonl.path (already set on line 1)");
+    assert_conf_error("plugin.jsonl.path =\n", 1, "plugin.jsonl.path has no value");
+    assert_conf_error("plugin_dir = build/plugins\n", 1,
+                      "bad plugin_dir \"build/plugins\": expected an absolute path (starting "
+                      "with /)");
 }
 
 static void test_syntax_errors(void **state)
@@ -514,6 +548,7 @@ int main(void)
         cmocka_unit_test(test_keys_left_out_keep_defaults),
         cmocka_unit_test(test_line_endings_bom_and_hash_in_paths),
         cmocka_unit_test(test_unknown_keys),
+        cmocka_unit_test(test_plugin_options),
         cmocka_unit_test(test_syntax_errors),
         cmocka_unit_test(test_paths),
         cmocka_unit_test(test_socket_mode),

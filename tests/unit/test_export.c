@@ -15,6 +15,7 @@
 #include "crypto.h"
 #include "err.h"
 #include "export.h"
+#include "plugin.h"
 #include "registry.h"
 #include "response.h"
 #include "store.h"
@@ -246,10 +247,25 @@ static void test_sink_buffering_and_failure(void **state)
     free(big);
 }
 
+/* XLSX comes from the plugin: the ASan build `make unit` makes. Unloaded by the test's end. */
+static enum export_format xlsx_loaded(void)
+{
+    struct err e = {0};
+    enum export_format f;
+    if (export_format_parse("xlsx", &f) == 0)
+        return f;
+    if (plugin_load("build/asan/plugins/xlsx.so", &e) < 0)
+        fail_msg("cannot load the xlsx plugin: %s", e.msg);
+    assert_int_equal(export_format_parse("xlsx", &f), 0);
+    return f;
+}
+
 static void test_format_names(void **state)
 {
     (void)state;
     enum export_format f;
+    assert_int_equal(export_format_parse("xlsx", &f), -1); /* no plugin, no XLSX */
+    xlsx_loaded();
     assert_int_equal(export_format_parse("csv-excel", &f), 0);
     assert_int_equal(f, EXPORT_CSV_EXCEL);
     assert_int_equal(export_format_parse("xlsx", &f), 0);
@@ -258,6 +274,7 @@ static void test_format_names(void **state)
     assert_string_equal(export_format_ext(EXPORT_NDJSON), "ndjson");
     assert_string_equal(export_format_mime(EXPORT_CSV), "text/csv; charset=utf-8");
     assert_int_equal(export_format_parse("xls", &f), -1);
+    plugin_unload_all();
     enum export_table t;
     assert_int_equal(export_table_parse("participants", &t), 0);
     assert_int_equal(t, EXPORT_PARTICIPANTS);
@@ -305,7 +322,7 @@ static void test_xlsx_cells(void **state)
     assert_non_null(mkdtemp(dir));
     struct export_options opt = {.sheet = "ответы", .tmpdir = dir};
     struct mem m = {0};
-    write_small(EXPORT_XLSX, &m, &opt);
+    write_small(xlsx_loaded(), &m, &opt);
     assert_int_equal(dir_entries(dir), 0); /* the workbook's files are gone */
     assert_memory_equal(m.p, "PK\x03\x04", 4);
     char path[128], cmd[1024];
@@ -319,28 +336,54 @@ static void test_xlsx_cells(void **state)
     snprintf(cmd, sizeof cmd, "unzip -p %s xl/worksheets/sheet1.xml", path);
     char *xml = run_out(cmd, &status);
     assert_int_equal(status, 0);
+    assert_non_null(strstr(xml, "<pane ySplit=\"1\" topLeftCell=\"A2\" activePane=\"bottomLeft\" "
+                                "state=\"frozen\"/>"));
+    free(xml);
+    /* Every cell where a spreadsheet puts it: a cell without a reference follows the one
+     * before it in its row (rows follow each other), as ECMA-376 reads them. */
+    snprintf(cmd, sizeof cmd,
+             "python3 -c 'import sys, zipfile, re, xml.etree.ElementTree as E\n"
+             "m = \"{http://schemas.openxmlformats.org/spreadsheetml/2006/main}\"\n"
+             "def col(n):\n"
+             "  s = \"\"\n"
+             "  while n: n, r = divmod(n - 1, 26); s = chr(65 + r) + s\n"
+             "  return s\n"
+             "def num(ref): return sum((ord(ch) - 64) * 26 ** i for i, ch in "
+             "enumerate(reversed(re.match(\"[A-Z]+\", ref).group())))\n"
+             "rows = E.fromstring(zipfile.ZipFile(sys.argv[1]).read(\"xl/worksheets/sheet1.xml\"))"
+             ".iter(m + \"row\")\n"
+             "for r, row in enumerate(rows, 1):\n"
+             "  c = 0\n"
+             "  for cell in row:\n"
+             "    c = num(cell.get(\"r\")) if cell.get(\"r\") else c + 1\n"
+             "    kind = \"s\" if cell.get(\"t\") == \"inlineStr\" else \"n\"\n"
+             "    bold = \"b\" if cell.get(\"s\") == \"1\" else \"\"\n"
+             "    print(\"%%s%%d %%s%%s %%s\" %% (col(c), r, kind, bold, "
+             "\"\".join(cell.itertext())))' %s",
+             path);
+    char *cells = run_out(cmd, &status);
+    assert_int_equal(status, 0);
     const char *expect[] = {
-        "<pane ySplit=\"1\" topLeftCell=\"A2\" activePane=\"bottomLeft\" state=\"frozen\"/>",
-        "<c r=\"A1\" s=\"1\" t=\"inlineStr\"><is><t>id</t></is></c>",
-        "<c r=\"D1\" s=\"1\" t=\"inlineStr\"><is><t>topics</t></is></c>",
-        "<c r=\"A2\"><v>1</v></c>",
-        "<c r=\"B2\" t=\"inlineStr\"><is><t>Иванов, Пётр</t></is></c>",
-        "<c r=\"C2\"><v>3.5</v></c>",
-        "<c r=\"D2\" t=\"inlineStr\"><is><t>[\"study\",\"career\"]</t></is></c>",
-        "<c r=\"B4\" t=\"inlineStr\"><is><t>say \"hi\"_x000D_\nbye</t></is></c>",
-        "<c r=\"B3\" t=\"inlineStr\"><is><t>'=SUM(A1:A9)</t></is></c>",
-        "<c r=\"C3\"><v>0.3</v></c>",
-        "<c r=\"C4\"><v>-0.25</v></c>",
-        "<c r=\"B5\" t=\"inlineStr\"><is><t>'-5</t></is></c>",
-        "<c r=\"D5\" t=\"inlineStr\"><is><t>'@x</t></is></c>",
-        "<c r=\"C6\" t=\"inlineStr\"><is><t>12abc</t></is></c>",
+        "A1 sb id\n",
+        "D1 sb topics\n",
+        "A2 n 1\n",
+        "B2 s Иванов, Пётр\n",
+        "C2 n 3.5\n",
+        "D2 s [\"study\",\"career\"]\n",
+        "B4 s say \"hi\"_x000D_\nbye\n",
+        "B3 s '=SUM(A1:A9)\n",
+        "C3 n 0.3\n",
+        "C4 n -0.25\n",
+        "B5 s '-5\n",
+        "D5 s '@x\n",
+        "C6 s 12abc\n",
     };
     for (size_t i = 0; i < sizeof expect / sizeof *expect; i++)
-        if (!strstr(xml, expect[i]))
-            fail_msg("sheet1.xml lacks %s:\n%s", expect[i], xml);
-    assert_null(strstr(xml, "r=\"C5\"")); /* NaN: no cell */
-    assert_null(strstr(xml, "r=\"D3\"")); /* NULL: no cell */
-    free(xml);
+        if (!strstr(cells, expect[i]))
+            fail_msg("the sheet lacks %s:\n%s", expect[i], cells);
+    assert_null(strstr(cells, "\nC5 ")); /* NaN: no cell */
+    assert_null(strstr(cells, "\nD3 ")); /* NULL: no cell */
+    free(cells);
     snprintf(cmd, sizeof cmd, "unzip -p %s xl/workbook.xml xl/styles.xml", path);
     xml = run_out(cmd, &status);
     assert_int_equal(status, 0);
@@ -362,16 +405,18 @@ static void test_xlsx_cells(void **state)
                  path);
         char *py = run_out(cmd, &status);
         assert_int_equal(status, 0);
-        /* libxlsxwriter writes a carriage return as Excel's escape _x000D_. */
+        /* A carriage return is written as Excel's escape _x000D_ (XML would fold it). */
         assert_string_equal(py, "6 3 -0.25 say \"hi\"_x000D_\nbye\n");
         free(py);
     }
     unlink(path);
     rmdir(dir);
     mem_free(&m);
+    plugin_unload_all();
 }
 
-/* A workbook abandoned half-way leaves no file behind and sends nothing. */
+/* A workbook is streamed: no file on disk at any time; one abandoned half-way was never
+ * finished (no end of its zip was sent); a receiver that goes away stops the rows. */
 static void test_xlsx_abandoned(void **state)
 {
     (void)state;
@@ -382,20 +427,37 @@ static void test_xlsx_abandoned(void **state)
     struct export_sink sink = {mem_write, &m};
     struct export_writer *w;
     struct err e = {0};
-    assert_int_equal(export_writer_new(EXPORT_XLSX, &sink, small_cols, 4, &opt, &w, &e), 0);
-    assert_int_equal(dir_entries(dir), 1);
-    struct export_value v[] = {NUM(1), TEXT("x"), NUM(2), {0}};
-    for (int i = 0; i < 100; i++)
+    enum export_format xlsx = xlsx_loaded();
+    assert_int_equal(export_writer_new(xlsx, &sink, small_cols, 4, &opt, &w, &e), 0);
+    char text[64];
+    struct export_value v[] = {NUM(1), TEXT(text), NUM(2), {0}};
+    for (int i = 0; i < 50000; i++) {
+        snprintf(text, sizeof text, "ответ %d, %x", i * 7919, (unsigned)i * 2654435761u);
         assert_int_equal(export_writer_row(w, v, &e), 0);
+    }
+    assert_int_equal(dir_entries(dir), 0);
+    assert_true(m.len > 0); /* the download has started */
     export_writer_free(w);
     assert_int_equal(dir_entries(dir), 0);
-    assert_int_equal(m.len, 0);
+    for (size_t i = 0; i + 4 <= m.len; i++) /* no end of central directory */
+        assert_false(memcmp(m.p + i, "PK\x05\x06", 4) == 0);
     rmdir(dir);
+    mem_free(&m);
 
-    /* A temporary directory that cannot be made is reported. */
-    opt.tmpdir = "/nonexistent/dir";
-    assert_int_equal(export_writer_new(EXPORT_XLSX, &sink, small_cols, 4, &opt, &w, &e), -1);
-    assert_non_null(strstr(e.msg, "cannot make a temporary directory"));
+    /* The receiver goes away: the next rows fail, and say why. */
+    struct mem gone = {.fail_at = 1};
+    sink.ctx = &gone;
+    assert_int_equal(export_writer_new(xlsx, &sink, small_cols, 4, &opt, &w, &e), 0);
+    int rc = 0;
+    for (int i = 0; i < 100000 && rc == 0; i++) {
+        snprintf(text, sizeof text, "ответ %d, %x", i * 7919, (unsigned)i * 2654435761u);
+        rc = export_writer_row(w, v, &e);
+    }
+    assert_int_equal(rc, -1);
+    assert_non_null(strstr(e.msg, "the receiver stopped"));
+    export_writer_free(w);
+    mem_free(&gone);
+    plugin_unload_all();
 }
 
 static void test_pseudonym_known_answer(void **state)

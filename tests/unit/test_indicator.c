@@ -4,10 +4,14 @@
  * (including the roll-up to municipalities and the region); storing, --explain, failing
  * scripts that fail alone, read-only ctx, checking files, hot reload, the child-process
  * backstop, script authors' tests, and the triggers that keep indicator_scores current.
+ * The same region checks the reports computed outside the scripts (report.h): the growth
+ * charts and the federal statistics table.
  */
 #include "crypto.h"
 #include "err.h"
 #include "indicator.h"
+#include "report.h"
+#include "survey.h"
 #include "store.h"
 
 #include <arena.h>
@@ -392,9 +396,11 @@ static void test_demo_participation(void **state)
     expect_share(r, "kpi4_partners", "m2", 1, 10);
     expect_share(r, "kpi4_partners", "r", 2, 40 + 10);
 
-    /* No targets for 2026 (seed 002 ends with 2024). */
+    /* The demo keeps seed 002's 2024 target in later years; none before the road map. */
     double t;
-    assert_false(indicator_target(def_of(r, "kpi1_mentees"), 2026, &t));
+    assert_true(indicator_target(def_of(r, "kpi1_mentees"), 2026, &t));
+    NEAR(t, 70);
+    assert_false(indicator_target(def_of(r, "kpi1_mentees"), 2019, &t));
     indicator_report_free(r);
 
     /* 2024/25 has its target (the road map's 2024 column) and no data. */
@@ -558,7 +564,8 @@ static void test_values_stored(void **state)
     NEAR(kpi1->num, 3);
     NEAR(kpi1->den, 40);
     NEAR(kpi1->value, 7.5);
-    assert_false(kpi1->has_target);
+    assert_true(kpi1->has_target);
+    NEAR(kpi1->target, 70);
     assert_null(kpi1->error);
     assert_int_equal(strlen(kpi1->script_hash), 64);
     assert_non_null(growth);
@@ -604,7 +611,7 @@ static void test_explain(void **state)
     assert_string_equal(cols[1], "3");
     assert_string_equal(cols[2], "40");
     assert_string_equal(cols[3], "7.50");
-    assert_string_equal(cols[4], "-");
+    assert_string_equal(cols[4], "70");
     assert_non_null(strstr(out, "| figure(pupils_10_18) = 40"));
     assert_non_null(strstr(out, "| sum of m1 5/90 + m2 1/10"));
     free(out);
@@ -967,7 +974,7 @@ static void test_script_tests(void **state)
 {
     struct fixture *f = *state;
     static const char *const regions[] = {"lua/regions/demo", "lua/regions/demo2"};
-    static const long passed[] = {18, 8};
+    static const long passed[] = {19, 8};
     for (size_t i = 0; i < 2; i++) {
         struct indicator_set *set = load_region(regions[i]);
         char *out = NULL;
@@ -1074,6 +1081,131 @@ static void test_scores_follow_the_registry(void **state)
     indicator_set_free(set);
 }
 
+/* The growth charts pair the entry and final questionnaires of the year, per form. */
+static void test_report_growth(void **state)
+{
+    struct fixture *f = *state;
+    struct err e = {0};
+    struct survey_set surveys = {0};
+    assert_int_equal(survey_set_load_dir("surveys", &surveys, &e), 0);
+    struct arena *a = arena_new();
+    struct campaign_info *camps;
+    size_t ncamps;
+    assert_int_equal(store_campaign_list(f->s, a, "r", &camps, &ncamps, &e), STORE_OK);
+    struct org_info org;
+    assert_int_equal(store_org_get(f->s, a, "r", &org, &e), STORE_OK);
+    struct report_growth *g;
+    size_t n;
+    assert_int_equal(report_growth(f->s, a, &surveys, org.id, "2026/27", camps, ncamps, &g, &n, &e),
+                     0);
+    /* Motivation and competence: the scales both mentee questionnaires have and somebody
+     * answered in both waves. Satisfaction has no entry answers: no chart. */
+    const struct report_growth *mot = NULL, *comp = NULL;
+    for (size_t i = 0; i < n; i++) {
+        assert_string_equal(g[i].entry_survey, "mentee-entry");
+        assert_string_equal(g[i].final_survey, "mentee-final");
+        if (strcmp(g[i].scale, "motivation") == 0)
+            mot = &g[i];
+        else if (strcmp(g[i].scale, "competence") == 0)
+            comp = &g[i];
+        else
+            fail_msg("an unexpected growth chart: %s", g[i].scale);
+    }
+    assert_non_null(mot);
+    assert_non_null(comp);
+    /* Motivation, entry -> final: a1 5->7, a2 3->4 (its later entry), c1 7->6, c2 5->8
+     * (pupil-pupil); a4 6->9, f1 2->6 (employer-pupil); t1 6->7 (teacher-teacher). */
+    assert_int_equal(mot->all.n, 7);
+    NEAR(mot->all.mean_entry, 34.0 / 7);
+    NEAR(mot->all.mean_final, 47.0 / 7);
+    assert_int_equal(mot->nforms, 3);
+    assert_string_equal(mot->forms[0].form, "employer-pupil");
+    assert_int_equal(mot->forms[0].n, 2);
+    NEAR(mot->forms[0].mean_entry, 4);
+    NEAR(mot->forms[0].mean_final, 7.5);
+    assert_string_equal(mot->forms[1].form, "pupil-pupil");
+    NEAR(mot->forms[1].mean_entry, 5);
+    NEAR(mot->forms[1].mean_final, 6.25);
+    assert_string_equal(mot->forms[2].form, "teacher-teacher");
+    assert_int_equal(mot->forms[2].n, 1);
+    assert_true(mot->lo == 1 && mot->hi == 10);
+    /* Competence: a1 5->6, a4 5->5, f1 7->6. */
+    assert_int_equal(comp->all.n, 3);
+    NEAR(comp->all.mean_entry, 17.0 / 3);
+    NEAR(comp->all.mean_final, 17.0 / 3);
+    /* A municipality sees its own: m2 has f1 and t1. */
+    assert_int_equal(store_org_get(f->s, a, "m2", &org, &e), STORE_OK);
+    assert_int_equal(report_growth(f->s, a, &surveys, org.id, "2026/27", camps, ncamps, &g, &n, &e),
+                     0);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(g[i].scale, "motivation") == 0)
+            assert_int_equal(g[i].all.n, 2);
+    /* Another year has nothing to compare; a half-year is not a school year. */
+    assert_int_equal(report_growth(f->s, a, &surveys, org.id, "2025/26", camps, ncamps, &g, &n, &e),
+                     0);
+    assert_int_equal(n, 0);
+    assert_int_equal(
+        report_growth(f->s, a, &surveys, org.id, "2026/27-H1", camps, ncamps, &g, &n, &e), -1);
+    arena_free(a);
+    survey_set_free(&surveys);
+}
+
+/* The federal table: programme participants of the year by form, role and age band. */
+static void test_report_federal(void **state)
+{
+    struct fixture *f = *state;
+    struct err e = {0};
+    struct arena *a = arena_new();
+    struct report_federal t;
+    assert_int_equal(report_federal(f->s, a, "r", 2026, &t, &e), 0);
+    /* Everyone with a programme: 14 mentees and 9 mentors (g2 has no programme). */
+    assert_int_equal(t.total, 23);
+    assert_int_equal(t.role_totals[1][REPORT_NBANDS], 14);
+    assert_int_equal(t.role_totals[0][REPORT_NBANDS], 9);
+    /* Forms in order, each with a mentor row then a mentee row. */
+    assert_int_equal(t.n, 6);
+    assert_string_equal(t.rows[0].form, "employer-pupil");
+    assert_string_equal(t.rows[0].role, "mentor");
+    assert_string_equal(t.rows[1].role, "mentee");
+    assert_string_equal(t.rows[2].form, "pupil-pupil");
+    /* pupil-pupil mentees: a3 (9); a1 (14), c1 (13), c2 (10); a2 (17), a5 (16), a6 (18), c3
+     * (18). Mentors b1 (16), b2 (14), b3 (18), d1 (15), d2 (19). */
+    const struct report_federal_row *pm = &t.rows[3];
+    assert_string_equal(pm->role, "mentee");
+    assert_int_equal(pm->bands[REPORT_BAND_UNDER_10], 1);
+    assert_int_equal(pm->bands[REPORT_BAND_10_14], 3);
+    assert_int_equal(pm->bands[REPORT_BAND_15_18], 4);
+    assert_int_equal(pm->total, 8);
+    const struct report_federal_row *pr = &t.rows[2];
+    assert_int_equal(pr->bands[REPORT_BAND_10_14], 1);
+    assert_int_equal(pr->bands[REPORT_BAND_15_18], 3);
+    assert_int_equal(pr->bands[REPORT_BAND_19_35], 1);
+    /* Teachers are registered by experience: their age is not given. */
+    assert_string_equal(t.rows[5].form, "teacher-teacher");
+    assert_int_equal(t.rows[5].bands[REPORT_BAND_UNKNOWN], 4);
+    /* A school sees its own; a year without programmes is empty. */
+    assert_int_equal(report_federal(f->s, a, "s2", 2026, &t, &e), 0);
+    assert_int_equal(t.total, 5);
+    assert_int_equal(report_federal(f->s, a, "r", 2025, &t, &e), 0);
+    assert_int_equal(t.total, 0);
+    assert_int_equal(t.n, 0);
+    arena_free(a);
+}
+
+static void test_report_age_bands(void **state)
+{
+    (void)state;
+    const int ages[] = {-1, 0, 9, 10, 14, 15, 18, 19, 35, 36, 80};
+    const enum report_band want[] = {
+        REPORT_BAND_UNKNOWN, REPORT_BAND_UNDER_10, REPORT_BAND_UNDER_10, REPORT_BAND_10_14,
+        REPORT_BAND_10_14,   REPORT_BAND_15_18,    REPORT_BAND_15_18,    REPORT_BAND_19_35,
+        REPORT_BAND_19_35,   REPORT_BAND_OVER_35,  REPORT_BAND_OVER_35};
+    for (size_t i = 0; i < sizeof ages / sizeof ages[0]; i++)
+        assert_int_equal(report_age_band(ages[i]), want[i]);
+    assert_string_equal(report_band_name(REPORT_BAND_15_18), "15-18");
+    assert_string_equal(report_band_name(REPORT_BAND_UNKNOWN), "unknown");
+}
+
 int main(void)
 {
     if (crypto_setup() < 0)
@@ -1092,6 +1224,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_isolated_job, setup, teardown),
         cmocka_unit_test_setup_teardown(test_script_tests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scores_follow_the_registry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_report_growth, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_report_federal, setup, teardown),
+        cmocka_unit_test(test_report_age_bands),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

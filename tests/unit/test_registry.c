@@ -376,6 +376,139 @@ static void fx_people(struct fx *f)
     err_list_free(&errs);
 }
 
+static void fx_exec(struct fx *f, const char *sql)
+{
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL), SQLITE_OK);
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("%s: %s", sql, msg);
+    sqlite3_close(db);
+}
+
+/* The (campaign, organisation) rows where campaign_counts, kept by triggers, differ from the
+ * counts made from scratch. */
+static long fx_count_mismatches(struct fx *f)
+{
+    return fx_count(
+        f, "WITH x AS (SELECT i.campaign_id AS c, p.org_id AS o,"
+           " count(*) FILTER (WHERE i.revoked_at IS NULL) AS a,"
+           " count(*) FILTER (WHERE d.invitation_id IS NOT NULL AND r.id IS NULL) AS b,"
+           " count(r.id) AS z FROM invitations i JOIN participants p ON p.id = i.participant_id"
+           " LEFT JOIN drafts d ON d.invitation_id = i.id"
+           " LEFT JOIN responses r ON r.invitation_id = i.id"
+           " WHERE i.campaign_id IS NOT NULL GROUP BY 1, 2) "
+           "SELECT count(*) FROM x FULL JOIN campaign_counts k ON k.campaign_id = x.c"
+           " AND k.org_id = x.o WHERE coalesce(x.a, 0) <> coalesce(k.invited, 0)"
+           " OR coalesce(x.b, 0) <> coalesce(k.started, 0)"
+           " OR coalesce(x.z, 0) <> coalesce(k.completed, 0)");
+}
+
+/* The response rates every dashboard shows are kept by triggers: after each kind of change
+ * they agree with counting from scratch. */
+static void test_campaign_counts_follow_every_change(void **state)
+{
+    struct fx *f = *state;
+    fx_people(f);
+    struct err e = {0};
+    struct campaign_rec c = {.code = "c1",
+                             .survey_id = "mentee-final",
+                             .org_code = "r",
+                             .period = "2026/27",
+                             .wave = "final",
+                             .role = "mentee",
+                             .opens = "2020-01-01",
+                             .closes = "2099-12-31"};
+    assert_int_equal(store_put_campaign(f->st, &c, &e), STORE_OK);
+    long invited, no_consent;
+    assert_int_equal(store_campaign_open(f->st, "c1", &invited, &no_consent, &e), STORE_OK);
+    assert_true(invited >= 2);
+    assert_int_equal(fx_count_mismatches(f), 0);
+    assert_int_equal(fx_count(f, "SELECT sum(invited) FROM campaign_counts"), invited);
+    const char *steps[] = {
+        /* a draft, then its response (in either order), a response without a draft */
+        "INSERT INTO drafts(invitation_id, page, data, updated_at) SELECT min(id), 1, '{}', 'x' "
+        "FROM invitations",
+        "INSERT INTO drafts(invitation_id, page, data, updated_at) SELECT max(id), 1, '{}', 'x' "
+        "FROM invitations",
+        "INSERT INTO responses(invitation_id, survey_id, survey_version, survey_hash, "
+        "submitted_at) SELECT min(id), 'mentee-final', 1, 'h', 'x' FROM invitations",
+        "DELETE FROM drafts WHERE invitation_id = (SELECT min(id) FROM invitations)",
+        "DELETE FROM drafts WHERE invitation_id = (SELECT max(id) FROM invitations)",
+        "INSERT INTO responses(invitation_id, survey_id, survey_version, survey_hash, "
+        "submitted_at) SELECT max(id), 'mentee-final', 1, 'h', 'x' FROM invitations",
+        /* revoked, and back */
+        "UPDATE invitations SET revoked_at = 'x' WHERE id = (SELECT max(id) FROM invitations)",
+        "UPDATE invitations SET revoked_at = NULL WHERE id = (SELECT max(id) FROM invitations)",
+        "UPDATE invitations SET revoked_at = 'x' WHERE id = (SELECT max(id) FROM invitations)",
+        /* a participant moves to another school, with a draft left in hand */
+        "INSERT INTO drafts(invitation_id, page, data, updated_at) SELECT id, 1, '{}', 'x' FROM "
+        "invitations WHERE id NOT IN (SELECT invitation_id FROM responses) LIMIT 1",
+        "UPDATE participants SET org_id = (SELECT id FROM orgs WHERE code = 's2') WHERE id IN "
+        "(SELECT participant_id FROM invitations)",
+        /* a response withdrawn */
+        "DELETE FROM responses WHERE invitation_id = (SELECT min(id) FROM invitations)",
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        fx_exec(f, steps[i]);
+        if (fx_count_mismatches(f) != 0)
+            fail_msg("the counts differ after: %s", steps[i]);
+    }
+    /* Erasing a participant (152-FZ) takes their invitations, drafts and responses along. */
+    char code[64];
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT p.code FROM participants p JOIN invitations i ON "
+                                        "i.participant_id = p.id JOIN drafts d ON "
+                                        "d.invitation_id = i.id LIMIT 1",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    snprintf(code, sizeof code, "%s", sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    long responses;
+    assert_int_equal(store_erase_participant(f->st, code, &responses, &e), STORE_OK);
+    assert_int_equal(fx_count_mismatches(f), 0);
+}
+
+/* A campaign of another school year does not ask this year's programme participants. */
+static void test_campaign_targets_its_year(void **state)
+{
+    struct fx *f = *state;
+    fx_people(f);
+    struct err e = {0};
+    struct campaign_rec c = {.code = "old",
+                             .survey_id = "mentee-final",
+                             .org_code = "r",
+                             .period = "2025/26-H2",
+                             .wave = "final",
+                             .role = "mentee",
+                             .opens = "2020-01-01",
+                             .closes = "2099-12-31"};
+    assert_int_equal(store_put_campaign(f->st, &c, &e), STORE_OK);
+    long invited, no_consent;
+    assert_int_equal(store_campaign_open(f->st, "old", &invited, &no_consent, &e), STORE_OK);
+    long in_programmes = fx_count(f, "SELECT count(*) FROM participants WHERE role = 'mentee' "
+                                     "AND programme_id IS NOT NULL AND consent_date IS NOT NULL");
+    long without = fx_count(f, "SELECT count(*) FROM participants WHERE role = 'mentee' "
+                               "AND programme_id IS NULL AND consent_date IS NOT NULL");
+    assert_true(in_programmes > 0);
+    assert_int_equal(invited, without);
+    assert_int_equal(fx_count(f, "SELECT count(*) FROM invitations i JOIN participants p ON "
+                                 "p.id = i.participant_id WHERE p.programme_id IS NOT NULL"),
+                     0);
+    /* The same campaign in the programmes' own year invites them. */
+    c.code = "now";
+    c.period = "2026/27-H2";
+    assert_int_equal(store_put_campaign(f->st, &c, &e), STORE_OK);
+    assert_int_equal(store_campaign_open(f->st, "now", &invited, &no_consent, &e), STORE_OK);
+    assert_int_equal(invited, in_programmes + without);
+}
+
 static void test_campaigns(void **state)
 {
     struct fx *f = *state;
@@ -501,6 +634,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_mentor_limit, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_figures, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_campaigns, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_campaign_targets_its_year, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_campaign_counts_follow_every_change, fx_setup,
+                                        fx_teardown),
         cmocka_unit_test_setup_teardown(test_erase, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_import_100k, fx_setup, fx_teardown),
     };

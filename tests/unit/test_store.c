@@ -213,7 +213,8 @@ static void test_migrate_creates_schema(void **state)
                 "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_schema "
                 "WHERE type = 'table' ORDER BY name)",
                 names, sizeof names);
-    assert_string_equal(names, "answers,audit,campaigns,drafts,figures,indicator_runs,"
+    assert_string_equal(names, "answers,audit,campaign_counts,campaigns,drafts,figures,"
+                               "indicator_runs,"
                                "indicator_scores,indicator_values,invitations,meta,orgs,pairs,"
                                "participants,programmes,response_scores,responses,sessions,"
                                "survey_versions,users");
@@ -224,6 +225,74 @@ static void test_migrate_creates_schema(void **state)
     direct_text(f->path, "SELECT sql FROM sqlite_schema WHERE name = 'answers'", sql, sizeof sql);
     assert_non_null(strstr(sql, "WITHOUT ROWID"));
     assert_non_null(strstr(sql, "ON DELETE CASCADE"));
+}
+
+/* A database of schema 1 with answers in it is copied, then upgraded: migration 2 fills
+ * campaign_counts from what is there. */
+static void test_upgrade_from_schema_1(void **state)
+{
+    struct fixture *f = *state;
+    struct err e = {0};
+    assert_int_equal(store_open(f->path, &migrate_opt, &f->s, &e), STORE_OK);
+    store_close(f->s);
+    f->s = NULL;
+    assert_int_equal(
+        direct_exec(
+            f->path,
+            "INSERT INTO orgs(id, level, code, name) VALUES (1, 'region', 'r', 'R'),"
+            " (2, 'organisation', 's', 'S');"
+            "UPDATE orgs SET parent_id = 1 WHERE id = 2;"
+            "INSERT INTO participants(id, code, org_id, role, kind) VALUES"
+            " (1, 'p1', 2, 'mentee', 'pupil'), (2, 'p2', 2, 'mentee', 'pupil'),"
+            " (3, 'p3', 2, 'mentee', 'pupil');"
+            "INSERT INTO campaigns(id, code, survey_id, org_id, period, wave, opens, closes,"
+            " status, created_at) VALUES (1, 'c', 's', 1, '2026/27', 'final', 'a', 'b',"
+            " 'open', 'x');"
+            "INSERT INTO invitations(id, token, participant_id, campaign_id, survey_id,"
+            " created_at, revoked_at) VALUES (1, 't1', 1, 1, 's', 'x', NULL),"
+            " (2, 't2', 2, 1, 's', 'x', NULL), (3, 't3', 3, 1, 's', 'x', 'y');"
+            "INSERT INTO drafts VALUES (2, 1, '{}', 'x');"
+            "INSERT INTO responses(invitation_id, survey_id, survey_version, survey_hash,"
+            " submitted_at) VALUES (1, 's', 1, 'h', 'x');"
+            /* Back to schema 1: migration 2's table and triggers gone. */
+            "DROP TABLE campaign_counts;"
+            "DROP TRIGGER counts_invite; DROP TRIGGER counts_revoke;"
+            "DROP TRIGGER counts_uninvite; DROP TRIGGER counts_respond;"
+            "DROP TRIGGER counts_unrespond; DROP TRIGGER counts_draft;"
+            "DROP TRIGGER counts_undraft; DROP TRIGGER counts_move;"
+            "PRAGMA user_version = 1;"),
+        SQLITE_OK);
+    assert_int_equal(direct_int(f->path, "SELECT count(*) FROM sqlite_schema WHERE "
+                                         "name LIKE 'counts\\_%' ESCAPE '\\'"),
+                     0);
+    assert_int_equal(store_open(f->path, &migrate_opt, &f->s, &e), STORE_OK);
+    assert_int_equal(store_schema_version(f->s), 2);
+    char counts[64];
+    direct_text(f->path,
+                "SELECT invited || '/' || started || '/' || completed FROM campaign_counts", counts,
+                sizeof counts);
+    assert_string_equal(counts, "2/1/1"); /* t3 is revoked; t2 started; t1 answered */
+    /* The copy made before the upgrade is the schema-1 database, whole. */
+    char pattern[200], found[400] = "";
+    snprintf(pattern, sizeof pattern, "ls %s/*.before-schema-2-*.bak 2>/dev/null", f->dir);
+    FILE *ls = popen(pattern, "r");
+    assert_non_null(ls);
+    assert_non_null(fgets(found, sizeof found, ls));
+    pclose(ls);
+    found[strcspn(found, "\n")] = '\0';
+    assert_int_equal(direct_int(found, "PRAGMA user_version"), 1);
+    assert_int_equal(direct_int(found, "SELECT count(*) FROM responses"), 1);
+    /* From here on the triggers keep the counts. */
+    assert_int_equal(direct_exec(f->path, "DELETE FROM drafts WHERE invitation_id = 2;"
+                                          "INSERT INTO responses(invitation_id, survey_id,"
+                                          " survey_version, survey_hash, submitted_at)"
+                                          " VALUES (2, 's', 1, 'h', 'x');"),
+                     SQLITE_OK);
+    direct_text(f->path,
+                "SELECT invited || '/' || started || '/' || completed FROM campaign_counts", counts,
+                sizeof counts);
+    assert_string_equal(counts, "2/0/2");
+    unlink(found);
 }
 
 static void test_reopen_without_migrate(void **state)
@@ -849,6 +918,7 @@ int main(void)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_migrate_creates_schema, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upgrade_from_schema_1, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_without_migrate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_missing_without_migrate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_empty_without_migrate, setup, teardown),

@@ -9,7 +9,9 @@ return {
   },
   unit = "percent",
   period = "year",
-  targets = {[2020] = 50, [2021] = 55, [2022] = 60, [2023] = 70, [2024] = 85},
+  targets = {[2020] = 50, [2021] = 55, [2022] = 60, [2023] = 70, [2024] = 85,
+              -- The demo region keeps its 2024 target in the years after the seed.
+              [2025] = 85, [2026] = 85, [2027] = 85},
   compute = function(ctx)
     return satisfaction.share(ctx.share_at_least{survey = "mentor-final", scale = "satisfaction",
                                                  min = ctx.params.satisfied_min})

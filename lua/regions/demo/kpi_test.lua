@@ -81,6 +81,8 @@ expect_eq(r.growth_motivation["school-1"].breakdown["pupil-pupil"].value, 3)
 expect_eq(r.growth_motivation["school-1"].breakdown["employer-pupil"].value, -1)
 expect_eq(r.positive_motivation["demo-region"].value, 50)
 
--- No target for 2026: the road map of seed 002 ends in 2024.
-expect_nil(r.kpi1_mentees["school-1"].target)
-expect_eq(run{period = "2024/25"}.kpi1_mentees["school-1"].target, 70)
+-- Targets by school year: seed 002's road map to 2024, then the demo keeps the 2024 target;
+-- none before the road map began.
+expect_eq(r.kpi1_mentees["school-1"].target, 70)
+expect_eq(run{period = "2022/23"}.kpi1_mentees["school-1"].target, 35)
+expect_nil(run{period = "2019/20"}.kpi1_mentees["school-1"].target)
