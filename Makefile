@@ -41,7 +41,7 @@ PLUGIN_LIBS_xlsx       := $(shell pkg-config --libs zlib 2>/dev/null) -lpthread
 PORT ?= 8080
 
 .PHONY: all deps run test unit integration clang-check js-test browser-test format format-check \
-        clean
+        clean bench
 all: build/anketa $(REL_PLUGINS)
 
 deps:
@@ -122,7 +122,7 @@ build/clang/anketa: $(LIB_SRC:%.c=build/clang/%.o) build/clang/core/main.o
 	$(CC) -o $@ $^ $(LIBS)
 
 FORMAT_FILES = $(wildcard core/*.[ch] tests/unit/*.c tests/integration/*.[ch] plugins/*/*.[ch] \
-                 tests/plugins/*.c)
+                 tests/plugins/*.c bench/*/*.c)
 
 # The browser's copy of the expression language runs the same vectors as the C one.
 js-test:
@@ -151,6 +151,17 @@ run: deps
 
 clean:
 	rm -rf build
+
+# `make bench` (bench/run.sh; not part of `make test`): anketa against the ceilings of the
+# machine it runs on, measured in the same command. The ceiling responder is an -O2 build kept
+# out of the main binary.
+build/bench/fcgi_ceiling: bench/ceiling/fcgi_ceiling.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(RELEASE_CFLAGS) -o $@ $< $(PKG_LIBS) -lfcgi -lpthread
+
+bench: deps
+	@$(MAKE) --no-print-directory build/anketa $(REL_PLUGINS) build/bench/fcgi_ceiling
+	@bench/run.sh
 
 -include $(shell find build -name '*.d' 2>/dev/null)
 

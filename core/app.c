@@ -25,8 +25,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const app_langs[] = {"ru", "en"};
-
 int app_defs_load(struct app_defs *d, const char *surveys_dir, const char *web_dir, struct err *e)
 {
     memset(d, 0, sizeof *d);
@@ -39,24 +37,7 @@ int app_defs_load(struct app_defs *d, const char *surveys_dir, const char *web_d
     snprintf(path, sizeof path, "%s/i18n", web_dir);
     if (i18n_load_dir(path, &d->i18n, e) < 0)
         goto fail;
-    d->views = json_object();
-    if (!d->views)
-        goto oom;
-    for (size_t l = 0; l < sizeof app_langs / sizeof *app_langs; l++) {
-        if (!i18n_has(d->i18n, app_langs[l]))
-            continue;
-        for (size_t i = 0; i < d->surveys.n; i++) {
-            const struct survey *s = d->surveys.items[i];
-            char key[128];
-            snprintf(key, sizeof key, "%s/%s", app_langs[l], s->id);
-            json_t *v = participant_view(s, d->i18n, app_langs[l]);
-            if (!v || json_object_set_new(d->views, key, v) < 0)
-                goto oom;
-        }
-    }
     return 0;
-oom:
-    err_set(e, "", 0, 0, "out of memory while preparing pages");
 fail:
     app_defs_free(d);
     return -1;
@@ -87,7 +68,6 @@ void app_defs_free(struct app_defs *d)
     survey_set_free(&d->surveys);
     tmpl_set_free(d->tmpl);
     i18n_free(d->i18n);
-    json_decref(d->views);
     memset(d, 0, sizeof *d);
 }
 

@@ -4,7 +4,7 @@
  *
  * The loaded definitions (struct app_defs) are read-only and built once by the master
  * process before it forks, so workers share them copy-on-write; each worker then makes
- * its own struct app around them with its own database connection.
+ * its own struct app around them with its own database connection and page models.
  */
 #ifndef ANKETA_APP_H
 #define ANKETA_APP_H
@@ -27,7 +27,6 @@ struct app_defs {
     struct survey_set surveys;
     struct tmpl_set *tmpl;
     struct i18n *i18n;
-    json_t *views; /* per survey and language, the blank page model (participant.c) */
     struct indicator_set *indicators; /* the region's indicators; NULL when none is set */
 };
 
@@ -54,6 +53,10 @@ struct app {
     const struct app_defs *defs;
     struct store *store;
     unsigned char secret[CRYPTO_KEY_BYTES];
+    /* Per survey and language, the blank page model (participant.c), built on the worker's
+     * first request for it: building every one at start would cost start-up time and
+     * memory for questionnaires no open campaign uses. NULL until the first. */
+    json_t *views;
 };
 
 /* Answers one request. Never fails: internal errors become a 500 page (and a log line). */

@@ -2,7 +2,8 @@
  * participant: rendering, checking and storing one participant's questionnaire: its pages,
  * the draft that carries a multi-page questionnaire between them, piping, and the CSRF check.
  *
- * The page model of each survey and language is built once at start (participant_view);
+ * The page model of each survey and language is built once per worker, at its first request
+ * (participant_view);
  * a request copies only the page it shows, and only when it has something to add (answers,
  * problems, piped labels).
  */
@@ -807,6 +808,22 @@ static char *participant_url(struct participant_ctx *p, const char *tail, size_t
     return arena_printf(p->q->arena, "/s/%s%s%s", p->token, tail, en ? "?lang=en" : "");
 }
 
+/* The blank page model of the survey in the page's language; NULL when out of memory. */
+static json_t *participant_blank_view(struct participant_ctx *p)
+{
+    char key[128];
+    snprintf(key, sizeof key, "%s/%s", p->lang, p->survey->id);
+    if (!p->app->views && !(p->app->views = json_object()))
+        return NULL;
+    json_t *view = json_object_get(p->app->views, key);
+    if (!view) {
+        view = participant_view(p->survey, p->app->defs->i18n, p->lang);
+        if (!view || json_object_set_new(p->app->views, key, view) < 0)
+            return NULL;
+    }
+    return view;
+}
+
 /*
  * Shows page p->page of the questionnaire. f: answers to put back; resp: what the server
  * knows of them (piping, conditions), with its problems shown when errors is set; notice: a
@@ -815,9 +832,11 @@ static char *participant_url(struct participant_ctx *p, const char *tail, size_t
 static void participant_form(struct participant_ctx *p, int status, const struct form *f,
                              const struct response *resp, int errors, const char *notice)
 {
-    char key[128];
-    snprintf(key, sizeof key, "%s/%s", p->lang, p->survey->id);
-    json_t *view = json_object_get(p->app->defs->views, key);
+    json_t *view = participant_blank_view(p);
+    if (!view) {
+        p->r->body.failed = 1;
+        return;
+    }
     json_t *page = json_array_get(json_object_get(view, "pages"), p->page);
     json_t *questions = json_object_get(page, "questions");
     json_t *summary = json_array();

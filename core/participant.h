@@ -24,8 +24,9 @@ struct i18n;
 struct survey;
 
 /*
- * The page model of a blank questionnaire in lang, built once at start (new reference).
- * Requests without answers to show use it as it is; others annotate a copy.
+ * The page model of a blank questionnaire in lang (new reference), built once per worker on
+ * its first request for it. Requests without answers to show use it as it is; others
+ * annotate a copy.
  */
 json_t *participant_view(const struct survey *s, const struct i18n *c, const char *lang);
 

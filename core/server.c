@@ -383,6 +383,7 @@ static int server_worker(const struct server_config *cfg, const struct app_defs 
     }
     FCGX_Free(&fr, 1);
     arena_free(a);
+    json_decref(app.views);
     store_close(app.store);
     return rc;
 }
