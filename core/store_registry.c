@@ -122,14 +122,11 @@ static const char *const store_reg_sql[SR_COUNT] = {
                         "ORDER BY o.name",
     [SR_ORG_FIRST_REGION] = "SELECT code FROM orgs WHERE level = 'region' ORDER BY id LIMIT 1",
     /* Participants of a subtree: mentors, mentees, consents, active pairs, programmes. */
+    /* The figures kept by triggers (org_counts, store.c), summed over the subtree. */
     [SR_ORG_STATS] = "WITH RECURSIVE sub(id) AS (SELECT id FROM orgs WHERE code = ?1 UNION ALL "
                      "SELECT o.id FROM orgs o JOIN sub ON o.parent_id = sub.id) "
-                     "SELECT (SELECT count(*) FROM participants WHERE org_id IN sub AND "
-                     "role = 'mentor'), (SELECT count(*) FROM participants WHERE org_id IN sub "
-                     "AND role = 'mentee'), (SELECT count(*) FROM participants WHERE org_id IN "
-                     "sub AND consent_date IS NULL), (SELECT count(*) FROM pairs p JOIN "
-                     "participants m ON m.id = p.mentor_id WHERE m.org_id IN sub AND "
-                     "p.status = 'active'), (SELECT count(*) FROM programmes WHERE org_id IN sub)",
+                     "SELECT total(mentors), total(mentees), total(no_consent), "
+                     "total(active_pairs), total(programmes) FROM org_counts WHERE org_id IN sub",
 };
 
 #define STORE_DEFAULT_MAX_MENTEES 3

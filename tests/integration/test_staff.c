@@ -402,11 +402,15 @@ static void test_report(void **state)
     assert_int_equal(json_array_size(json_object_get(m, "child_values")), 3);
     json_decref(m);
     http_result_free(&r);
-    /* A region's dashboard sends to the report for growth; a municipality's draws it. */
+    /* A region's and a municipality's dashboards send to the report for growth; a school's
+     * draws it. */
     assert_int_equal(get_as(&people[3], "/dash/org/demo-region?period=2026/27", &r), 200);
     assert_non_null(strstr(r.body, "/dash/org/demo-region/report?period=2026/27#h-growth"));
     http_result_free(&r);
     assert_int_equal(api_as(&people[2], "/api/v1/orgs/demo-mun-1?period=2026/27", &r), 200);
+    assert_non_null(strstr(r.body, "\"growth_in_report\":true"));
+    http_result_free(&r);
+    assert_int_equal(api_as(&people[0], "/api/v1/orgs/demo-sch-1?period=2026/27", &r), 200);
     assert_non_null(strstr(r.body, "\"has_growth\":"));
     assert_null(strstr(r.body, "growth_in_report"));
     http_result_free(&r);

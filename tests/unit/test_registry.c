@@ -405,6 +405,62 @@ static long fx_count_mismatches(struct fx *f)
            " OR coalesce(x.z, 0) <> coalesce(k.completed, 0)");
 }
 
+/* The organisations whose figures in org_counts, kept by triggers, differ from counting
+ * from scratch. */
+static long fx_org_mismatches(struct fx *f)
+{
+    return fx_count(
+        f, "WITH x AS (SELECT o.id AS id,"
+           " (SELECT count(*) FROM participants WHERE org_id = o.id AND role = 'mentor') AS a,"
+           " (SELECT count(*) FROM participants WHERE org_id = o.id AND role = 'mentee') AS b,"
+           " (SELECT count(*) FROM participants WHERE org_id = o.id AND consent_date IS NULL)"
+           " AS c, (SELECT count(*) FROM programmes WHERE org_id = o.id) AS d,"
+           " (SELECT count(*) FROM pairs p JOIN participants m ON m.id = p.mentor_id"
+           " WHERE m.org_id = o.id AND p.status = 'active') AS z FROM orgs o) "
+           "SELECT count(*) FROM x LEFT JOIN org_counts k ON k.org_id = x.id"
+           " WHERE coalesce(k.mentors, 0) <> a OR coalesce(k.mentees, 0) <> b"
+           " OR coalesce(k.no_consent, 0) <> c OR coalesce(k.programmes, 0) <> d"
+           " OR coalesce(k.active_pairs, 0) <> z");
+}
+
+/* The figures of every organisation's dashboard are kept by triggers: after each kind of
+ * change to the register they agree with counting from scratch. */
+static void test_org_counts_follow_every_change(void **state)
+{
+    struct fx *f = *state;
+    fx_people(f);
+    assert_int_equal(fx_org_mismatches(f), 0);
+    assert_true(fx_count(f, "SELECT sum(mentees) FROM org_counts") > 0);
+    const char *steps[] = {
+        "INSERT INTO pairs(programme_id, mentor_id, mentee_id, starts, status) SELECT "
+        "(SELECT min(id) FROM programmes), (SELECT min(id) FROM participants WHERE role = "
+        "'mentor'), (SELECT min(id) FROM participants WHERE role = 'mentee'), '2026-09-01', "
+        "'active'",
+        "UPDATE pairs SET status = 'finished'",
+        "UPDATE pairs SET status = 'active'",
+        "UPDATE participants SET consent_date = NULL WHERE id = (SELECT max(id) FROM "
+        "participants)",
+        "UPDATE participants SET role = 'mentor' WHERE id = (SELECT max(id) FROM participants "
+        "WHERE role = 'mentee')",
+        /* the mentor of the active pair moves, with the pair */
+        "UPDATE participants SET org_id = (SELECT id FROM orgs WHERE code = 's2') WHERE id = "
+        "(SELECT mentor_id FROM pairs LIMIT 1)",
+        "UPDATE programmes SET org_id = (SELECT id FROM orgs WHERE code = 's2') WHERE id = "
+        "(SELECT min(id) FROM programmes)",
+        "INSERT INTO programmes(org_id, code, form, title, year) SELECT id, 'p-new', "
+        "'pupil-pupil', 'x', 2026 FROM orgs WHERE code = 's1'",
+        "DELETE FROM programmes WHERE code = 'p-new'",
+        /* a mentor goes, and their pair with them (the cascade) */
+        "DELETE FROM participants WHERE id = (SELECT mentor_id FROM pairs LIMIT 1)",
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        fx_exec(f, steps[i]);
+        if (fx_org_mismatches(f) != 0)
+            fail_msg("the organisations' figures differ after: %s", steps[i]);
+    }
+    assert_int_equal(fx_count(f, "SELECT count(*) FROM pairs"), 0);
+}
+
 /* The response rates every dashboard shows are kept by triggers: after each kind of change
  * they agree with counting from scratch. */
 static void test_campaign_counts_follow_every_change(void **state)
@@ -473,6 +529,7 @@ static void test_campaign_counts_follow_every_change(void **state)
     long responses;
     assert_int_equal(store_erase_participant(f->st, code, &responses, &e), STORE_OK);
     assert_int_equal(fx_count_mismatches(f), 0);
+    assert_int_equal(fx_org_mismatches(f), 0);
 }
 
 /* A campaign of another school year does not ask this year's programme participants. */
@@ -637,6 +694,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_campaign_targets_its_year, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_campaign_counts_follow_every_change, fx_setup,
                                         fx_teardown),
+        cmocka_unit_test_setup_teardown(test_org_counts_follow_every_change, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_erase, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_import_100k, fx_setup, fx_teardown),
     };

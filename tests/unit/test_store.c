@@ -215,7 +215,8 @@ static void test_migrate_creates_schema(void **state)
                 names, sizeof names);
     assert_string_equal(names, "answers,audit,campaign_counts,campaigns,drafts,figures,"
                                "indicator_runs,"
-                               "indicator_scores,indicator_values,invitations,meta,orgs,pairs,"
+                               "indicator_scores,indicator_values,invitations,meta,org_counts,"
+                               "orgs,pairs,"
                                "participants,programmes,response_scores,responses,sessions,"
                                "survey_versions,users");
     assert_int_equal(direct_int(f->path, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' "
@@ -227,8 +228,8 @@ static void test_migrate_creates_schema(void **state)
     assert_non_null(strstr(sql, "ON DELETE CASCADE"));
 }
 
-/* A database of schema 1 with answers in it is copied, then upgraded: migration 2 fills
- * campaign_counts from what is there. */
+/* A database of schema 1 with answers in it is copied, then upgraded: migrations 2 and 3
+ * fill campaign_counts and org_counts from what is there. */
 static void test_upgrade_from_schema_1(void **state)
 {
     struct fixture *f = *state;
@@ -260,21 +261,30 @@ static void test_upgrade_from_schema_1(void **state)
             "DROP TRIGGER counts_uninvite; DROP TRIGGER counts_respond;"
             "DROP TRIGGER counts_unrespond; DROP TRIGGER counts_draft;"
             "DROP TRIGGER counts_undraft; DROP TRIGGER counts_move;"
+            /* and migration 3's */
+            "DROP TABLE org_counts; DROP TRIGGER orgc_person_in; DROP TRIGGER orgc_person_out;"
+            "DROP TRIGGER orgc_person_change; DROP TRIGGER orgc_programme_in;"
+            "DROP TRIGGER orgc_programme_out; DROP TRIGGER orgc_programme_move;"
+            "DROP TRIGGER orgc_pair_in; DROP TRIGGER orgc_pair_out; DROP TRIGGER orgc_pair_change;"
             "PRAGMA user_version = 1;"),
         SQLITE_OK);
     assert_int_equal(direct_int(f->path, "SELECT count(*) FROM sqlite_schema WHERE "
                                          "name LIKE 'counts\\_%' ESCAPE '\\'"),
                      0);
     assert_int_equal(store_open(f->path, &migrate_opt, &f->s, &e), STORE_OK);
-    assert_int_equal(store_schema_version(f->s), 2);
+    assert_int_equal(store_schema_version(f->s), store_schema_latest());
     char counts[64];
     direct_text(f->path,
                 "SELECT invited || '/' || started || '/' || completed FROM campaign_counts", counts,
                 sizeof counts);
     assert_string_equal(counts, "2/1/1"); /* t3 is revoked; t2 started; t1 answered */
+    direct_text(f->path, "SELECT group_concat(mentees, ',') FROM org_counts ORDER BY org_id",
+                counts, sizeof counts);
+    assert_string_equal(counts, "0,3");
     /* The copy made before the upgrade is the schema-1 database, whole. */
     char pattern[200], found[400] = "";
-    snprintf(pattern, sizeof pattern, "ls %s/*.before-schema-2-*.bak 2>/dev/null", f->dir);
+    snprintf(pattern, sizeof pattern, "ls %s/*.before-schema-%d-*.bak 2>/dev/null", f->dir,
+             store_schema_latest());
     FILE *ls = popen(pattern, "r");
     assert_non_null(ls);
     assert_non_null(fgets(found, sizeof found, ls));
