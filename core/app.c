@@ -119,6 +119,15 @@ static void app_security_headers(struct http_resp *r)
     http_header(r, "Referrer-Policy", "no-referrer");
 }
 
+void app_page_headers(struct http_resp *r, int status)
+{
+    r->status = status;
+    http_header(r, "Content-Type", "text/html; charset=utf-8");
+    http_header(r, "Content-Security-Policy",
+                "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; "
+                "form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+}
+
 void app_page(struct app *app, const struct http_req *q, struct http_resp *r, int status,
               const char *lang, const char *name, json_t *ctx)
 {
@@ -130,11 +139,7 @@ void app_page(struct app *app, const struct http_req *q, struct http_resp *r, in
         r->body.failed = 1;
         return;
     }
-    r->status = status;
-    http_header(r, "Content-Type", "text/html; charset=utf-8");
-    http_header(r, "Content-Security-Policy",
-                "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; "
-                "form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+    app_page_headers(r, status);
     if (tmpl_render(app->defs->tmpl, name, ctx, &r->body, &e) < 0) {
         char msg[1024];
         err_format(&e, msg, sizeof msg);

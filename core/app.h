@@ -55,7 +55,8 @@ struct app {
     unsigned char secret[CRYPTO_KEY_BYTES];
     /* Per survey and language, the blank page model (participant.c), built on the worker's
      * first request for it: building every one at start would cost start-up time and
-     * memory for questionnaires no open campaign uses. NULL until the first. */
+     * memory for questionnaires no open campaign uses; and a one-page questionnaire's blank
+     * page, rendered with holes for the link's own values. NULL until the first. */
     json_t *views;
 };
 
@@ -75,6 +76,10 @@ const char *app_lang(const struct app *app, const struct http_req *q);
  */
 void app_page(struct app *app, const struct http_req *q, struct http_resp *r, int status,
               const char *lang, const char *name, json_t *ctx);
+
+/* The status and headers of an HTML page (type, Content-Security-Policy), for a page whose
+ * body is written otherwise than by app_page. */
+void app_page_headers(struct http_resp *r, int status);
 
 /* An error page: title and message are catalogue keys. */
 void app_error_page(struct app *app, const struct http_req *q, struct http_resp *r, int status,

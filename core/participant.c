@@ -824,6 +824,68 @@ static json_t *participant_blank_view(struct participant_ctx *p)
     return view;
 }
 
+/* What stands for the link's own values in a rendered blank page: both are URL-safe
+ * base64 and template text passes them unchanged, so they are found again as they are. */
+#define PARTICIPANT_HOLE_ACTION "@@anketa-action@@"
+#define PARTICIPANT_HOLE_CSRF   "@@anketa-csrf@@"
+
+/*
+ * The blank first page of a one-page questionnaire, rendered once per worker and language
+ * and kept as its text cut at the two values that differ between links (the form's action
+ * and CSRF value): a JSON array of strings and holes (1: action, 2: CSRF). Rendering the
+ * page was most of a GET's cost (35 KB from its model, a third of it looking names up).
+ * NULL when it cannot be made; the caller then renders as usual.
+ */
+static json_t *participant_rendered(struct participant_ctx *p, json_t *ctx)
+{
+    char key[160];
+    snprintf(key, sizeof key, "html:%s/%s", p->lang, p->survey->id);
+    json_t *done = json_object_get(p->app->views, key);
+    if (done)
+        return done;
+    struct http_resp scratch;
+    http_resp_init(&scratch, p->q->arena);
+    json_incref(ctx);
+    app_page(p->app, p->q, &scratch, 200, p->lang, "survey", ctx);
+    if (scratch.body.failed || !scratch.body.data)
+        return NULL;
+    json_t *parts = json_array();
+    const char *s = scratch.body.data, *end = s + scratch.body.len;
+    while (parts && s < end) {
+        const char *a = strstr(s, PARTICIPANT_HOLE_ACTION), *c = strstr(s, PARTICIPANT_HOLE_CSRF);
+        const char *hole = a && (!c || a < c) ? a : c;
+        size_t n = hole ? (size_t)(hole - s) : (size_t)(end - s);
+        if (json_array_append_new(parts, json_stringn(s, n)) < 0 ||
+            (hole && json_array_append_new(parts, json_integer(hole == a ? 1 : 2)) < 0)) {
+            json_decref(parts);
+            return NULL;
+        }
+        if (!hole)
+            break;
+        s = hole + (hole == a ? strlen(PARTICIPANT_HOLE_ACTION) : strlen(PARTICIPANT_HOLE_CSRF));
+    }
+    if (!parts || json_object_set_new(p->app->views, key, parts) < 0)
+        return NULL;
+    return parts;
+}
+
+/* Writes a kept page with this link's action and CSRF value; -1 when out of memory. */
+static int participant_send_rendered(struct participant_ctx *p, json_t *parts, const char *action,
+                                     const char *csrf)
+{
+    app_page_headers(p->r, 200);
+    size_t i;
+    json_t *part;
+    json_array_foreach(parts, i, part)
+    {
+        if (json_is_string(part))
+            buf_append(&p->r->body, json_string_value(part), json_string_length(part));
+        else
+            buf_puts(&p->r->body, json_integer_value(part) == 1 ? action : csrf);
+    }
+    return buf_failed(&p->r->body) ? -1 : 0;
+}
+
 /*
  * Shows page p->page of the questionnaire. f: answers to put back; resp: what the server
  * knows of them (piping, conditions), with its problems shown when errors is set; notice: a
@@ -880,6 +942,28 @@ static void participant_form(struct participant_ctx *p, int status, const struct
         json_decref(ctx);
         p->r->body.failed = 1;
         return;
+    }
+    /* The blank page of a one-page questionnaire is the same for every link but for these
+     * two values: rendered once with holes in their place. */
+    int blank = status == 200 && !f && !resp && !notice && npages == 1 && !has_carried &&
+                !json_is_true(json_object_get(page, "dynamic"));
+    if (blank) {
+        json_t *parts = NULL;
+        if (json_object_set_new(ctx, "action", json_string(PARTICIPANT_HOLE_ACTION)) == 0 &&
+            json_object_set_new(ctx, "csrf", json_string(PARTICIPANT_HOLE_CSRF)) == 0)
+            parts = participant_rendered(p, ctx);
+        if (parts) {
+            json_decref(ctx);
+            if (participant_send_rendered(p, parts, action, csrf) < 0)
+                p->r->body.failed = 1;
+            return;
+        }
+        if (json_object_set_new(ctx, "action", json_string(action)) < 0 ||
+            json_object_set_new(ctx, "csrf", json_string(csrf)) < 0) {
+            json_decref(ctx);
+            p->r->body.failed = 1;
+            return;
+        }
     }
     app_page(p->app, p->q, p->r, status, p->lang, "survey", ctx);
 }

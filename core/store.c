@@ -132,19 +132,24 @@ static const char *const store_sql[ST_COUNT] = {
     " ON CONFLICT(campaign_id, org_id) DO UPDATE SET invited = invited + excluded.invited,"        \
     " started = started + excluded.started, completed = completed + excluded.completed;"
 
-/* Adds to the figures of the organisation org (an SQL expression); NULL adds nothing. */
-#define STORE_ORG_UPSERT(org, mentors, mentees, no_consent, programmes, pairs)                     \
+/* A trigger adding to the figures of the organisation org (an SQL expression, skipped when
+ * NULL) of org_counts. */
+#define STORE_ORG_ADD(name, event, org, mentors, mentees, no_consent, programmes, pairs)           \
+    "CREATE TRIGGER " name " " event " BEGIN"                                                      \
     " INSERT INTO org_counts(org_id, mentors, mentees, no_consent, programmes, active_pairs)"      \
     " SELECT o, " mentors ", " mentees ", " no_consent ", " programmes ", " pairs                  \
     " FROM (SELECT " org " AS o) WHERE o IS NOT NULL"                                              \
     " ON CONFLICT(org_id) DO UPDATE SET mentors = mentors + excluded.mentors,"                     \
     " mentees = mentees + excluded.mentees, no_consent = no_consent + excluded.no_consent,"        \
     " programmes = programmes + excluded.programmes,"                                              \
-    " active_pairs = active_pairs + excluded.active_pairs;"
+    " active_pairs = active_pairs + excluded.active_pairs; END;"
 
-#define STORE_ORG_ADD(name, event, org, mentors, mentees, no_consent, programmes, pairs)           \
-    "CREATE TRIGGER " name " " event                                                               \
-    " BEGIN" STORE_ORG_UPSERT(org, mentors, mentees, no_consent, programmes, pairs) " END;"
+/* The active pairs a participant (row OLD or NEW) mentors, with a sign. */
+#define STORE_ORG_MENTORED(sign, row)                                                              \
+    sign "(SELECT count(*) FROM pairs WHERE mentor_id = " row ".id AND status = 'active')"
+
+/* The organisation of a pair's mentor (row OLD or NEW). */
+#define STORE_ORG_OF(row) "(SELECT org_id FROM participants WHERE id = " row ".mentor_id)"
 
 /* Migration N (1-based) brings user_version from N-1 to N; its script sets user_version
  * itself, so the number is never spliced into SQL. after() runs in the same transaction. */
@@ -155,347 +160,290 @@ struct store_migration {
 
 static int store_seed_secret(struct store *s, struct err *e);
 
-static const struct store_migration store_migrations[] =
+/* The SQL of the migrations is laid out by hand, a statement or a trigger a line group:
+ * clang-format would split its strings and the macros' arguments mid-word. */
+/* clang-format off */
+static const struct store_migration store_migrations[] = {
     {
-        {
-            "CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB NOT NULL);"
-            "CREATE TABLE orgs(id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES orgs(id),"
-            " level TEXT NOT NULL CHECK(level IN ('region', 'municipality', 'organisation')),"
-            " code TEXT NOT NULL UNIQUE, name TEXT NOT NULL, kind TEXT, max_mentees INTEGER);"
-            "CREATE INDEX orgs_parent ON orgs(parent_id);"
-            "CREATE TABLE programmes(id INTEGER PRIMARY KEY,"
-            " org_id INTEGER NOT NULL REFERENCES orgs(id), code TEXT NOT NULL UNIQUE,"
-            " form TEXT NOT NULL, title TEXT NOT NULL, year INTEGER NOT NULL);"
-            "CREATE INDEX programmes_org ON programmes(org_id);"
-            "CREATE TABLE participants(id INTEGER PRIMARY KEY, code TEXT NOT NULL UNIQUE,"
-            " org_id INTEGER NOT NULL REFERENCES orgs(id),"
-            " programme_id INTEGER REFERENCES programmes(id),"
-            " role TEXT NOT NULL CHECK(role IN ('mentor', 'mentee', 'curator')),"
-            " kind TEXT NOT NULL CHECK(kind IN ('pupil', 'student', 'teacher', 'employer')),"
-            " birth_year INTEGER, experience_years INTEGER, name TEXT,"
-            " consent_date TEXT, consent_scope TEXT, consent_by TEXT);"
-            "CREATE INDEX participants_org ON participants(org_id);"
-            "CREATE INDEX participants_programme ON participants(programme_id);"
-            "CREATE TABLE pairs(id INTEGER PRIMARY KEY,"
-            " programme_id INTEGER NOT NULL REFERENCES programmes(id),"
-            " mentor_id INTEGER NOT NULL REFERENCES participants(id) ON DELETE CASCADE,"
-            " mentee_id INTEGER NOT NULL REFERENCES participants(id) ON DELETE CASCADE,"
-            " starts TEXT NOT NULL, ends TEXT,"
-            " status TEXT NOT NULL CHECK(status IN ('active', 'finished', 'broken')),"
-            " UNIQUE(programme_id, mentor_id, mentee_id));"
-            "CREATE INDEX pairs_mentor ON pairs(mentor_id);"
-            "CREATE INDEX pairs_mentee ON pairs(mentee_id);"
-            "CREATE TABLE figures(org_id INTEGER NOT NULL REFERENCES orgs(id),"
-            " period TEXT NOT NULL, name TEXT NOT NULL, value REAL NOT NULL,"
-            " PRIMARY KEY(org_id, period, name)) WITHOUT ROWID;"
-            "CREATE TABLE campaigns(id INTEGER PRIMARY KEY, code TEXT NOT NULL UNIQUE,"
-            " survey_id TEXT NOT NULL, org_id INTEGER NOT NULL REFERENCES orgs(id),"
-            " period TEXT NOT NULL, wave TEXT NOT NULL CHECK(wave IN ('entry', 'final', 'none')),"
-            " role TEXT CHECK(role IN ('mentor', 'mentee', 'curator')), form TEXT,"
-            " opens TEXT NOT NULL, closes TEXT NOT NULL,"
-            " status TEXT NOT NULL CHECK(status IN ('draft', 'open', 'closed')),"
-            " created_at TEXT NOT NULL);"
-            "CREATE TABLE invitations(id INTEGER PRIMARY KEY, token TEXT NOT NULL UNIQUE,"
-            " participant_id INTEGER NOT NULL REFERENCES participants(id),"
-            " campaign_id INTEGER REFERENCES campaigns(id),"
-            " survey_id TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT);"
-            "CREATE INDEX invitations_participant ON invitations(participant_id);"
-            "CREATE INDEX invitations_survey ON invitations(survey_id);"
-            "CREATE UNIQUE INDEX invitations_campaign ON invitations(campaign_id, participant_id)"
-            " WHERE campaign_id IS NOT NULL;"
-            "CREATE TABLE responses(id INTEGER PRIMARY KEY,"
-            " invitation_id INTEGER NOT NULL UNIQUE REFERENCES invitations(id),"
-            " survey_id TEXT NOT NULL, survey_version INTEGER NOT NULL, survey_hash TEXT NOT NULL,"
-            " submitted_at TEXT NOT NULL);"
-            "CREATE INDEX responses_survey ON responses(survey_id);"
-            "CREATE TABLE answers("
-            " response_id INTEGER NOT NULL REFERENCES responses(id) ON DELETE CASCADE,"
-            " question_id TEXT NOT NULL, value TEXT NOT NULL,"
-            " PRIMARY KEY(response_id, question_id)) WITHOUT ROWID;"
-            "CREATE TABLE response_scores("
-            " response_id INTEGER NOT NULL REFERENCES responses(id) ON DELETE CASCADE,"
-            " scale_id TEXT NOT NULL, value REAL NOT NULL, items INTEGER NOT NULL,"
-            " PRIMARY KEY(response_id, scale_id)) WITHOUT ROWID;"
-            "CREATE TABLE drafts("
-            " invitation_id INTEGER PRIMARY KEY REFERENCES invitations(id) ON DELETE CASCADE,"
-            " page INTEGER NOT NULL, data TEXT NOT NULL, updated_at TEXT NOT NULL);"
-            "CREATE TABLE survey_versions(survey_id TEXT NOT NULL, version INTEGER NOT NULL,"
-            " hash TEXT NOT NULL, definition TEXT NOT NULL, seen_at TEXT NOT NULL,"
-            " PRIMARY KEY(survey_id, version)) WITHOUT ROWID;"
-            "CREATE TABLE users(id INTEGER PRIMARY KEY, login TEXT NOT NULL UNIQUE COLLATE NOCASE,"
-            " name TEXT NOT NULL,"
-            " role TEXT NOT NULL CHECK(role IN ('curator', 'coordinator', 'methodologist', "
-            "'admin')),"
-            " org_id INTEGER REFERENCES orgs(id), password_hash TEXT NOT NULL, disabled_at TEXT,"
-            " failed_logins INTEGER NOT NULL DEFAULT 0, locked_until INTEGER NOT NULL DEFAULT 0,"
-            " created_at TEXT NOT NULL, CHECK((role = 'admin') = (org_id IS NULL)));"
-            "CREATE TABLE sessions(token_hash TEXT PRIMARY KEY,"
-            " user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
-            " created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, last_seen INTEGER NOT NULL)"
-            " WITHOUT ROWID;"
-            "CREATE INDEX sessions_user ON sessions(user_id);"
-            "CREATE TABLE audit(id INTEGER PRIMARY KEY, at TEXT NOT NULL,"
-            " user_id INTEGER REFERENCES users(id), action TEXT NOT NULL, object TEXT, detail "
-            "TEXT);"
-            /* Indicators (core/store_indicator.c). indicator_scores is a copy of the scale
-             * scores of responses given in campaigns, with who answered, their organisation and
-             * form of mentoring, kept by the triggers below: an indicator then reads one index
-             * range per organisation instead of joining four tables per response. */
-            "CREATE INDEX indicator_participants ON participants(org_id, role, kind, birth_year,"
-            " experience_years, programme_id);"
-            "CREATE INDEX indicator_pairs_mentor ON pairs(mentor_id, starts, ends, programme_id);"
-            "CREATE INDEX indicator_pairs_mentee ON pairs(mentee_id, starts, ends, programme_id);"
-            "CREATE INDEX indicator_pairs_programme ON pairs(programme_id, status, starts, ends);"
-            "CREATE INDEX indicator_invitations ON invitations(participant_id, survey_id, "
-            "campaign_id);"
-            "CREATE TABLE indicator_scores("
-            " response_id INTEGER NOT NULL REFERENCES responses(id) ON DELETE CASCADE,"
-            " scale_id TEXT NOT NULL, org_id INTEGER NOT NULL, campaign_id INTEGER NOT NULL,"
-            " participant_id INTEGER NOT NULL, form TEXT, value REAL NOT NULL,"
-            " PRIMARY KEY(response_id, scale_id)) WITHOUT ROWID;"
-            "CREATE INDEX indicator_scores_org ON indicator_scores(scale_id, campaign_id, org_id,"
-            " participant_id, form, value);"
-            "CREATE INDEX indicator_scores_participant ON indicator_scores(participant_id);"
-            "CREATE TRIGGER indicator_scores_put AFTER INSERT ON response_scores BEGIN"
-            " INSERT INTO indicator_scores(response_id, scale_id, org_id, campaign_id,"
-            " participant_id, form, value)"
-            " SELECT NEW.response_id, NEW.scale_id, p.org_id, i.campaign_id, p.id, g.form, "
-            "NEW.value"
-            " FROM responses r JOIN invitations i ON i.id = r.invitation_id"
-            " JOIN participants p ON p.id = i.participant_id"
-            " LEFT JOIN programmes g ON g.id = p.programme_id"
-            " WHERE r.id = NEW.response_id AND i.campaign_id IS NOT NULL; END;"
-            "CREATE TRIGGER indicator_scores_value AFTER UPDATE OF value ON response_scores BEGIN"
-            " UPDATE indicator_scores SET value = NEW.value"
-            " WHERE response_id = NEW.response_id AND scale_id = NEW.scale_id; END;"
-            "CREATE TRIGGER indicator_scores_drop AFTER DELETE ON response_scores BEGIN"
-            " DELETE FROM indicator_scores"
-            " WHERE response_id = OLD.response_id AND scale_id = OLD.scale_id; END;"
-            "CREATE TRIGGER indicator_scores_participant AFTER UPDATE OF org_id, programme_id"
-            " ON participants WHEN OLD.org_id IS NOT NEW.org_id"
-            " OR OLD.programme_id IS NOT NEW.programme_id BEGIN"
-            " UPDATE indicator_scores SET org_id = NEW.org_id,"
-            " form = (SELECT form FROM programmes WHERE id = NEW.programme_id)"
-            " WHERE participant_id = NEW.id; END;"
-            "CREATE TRIGGER indicator_scores_form AFTER UPDATE OF form ON programmes"
-            " WHEN OLD.form IS NOT NEW.form BEGIN"
-            " UPDATE indicator_scores SET form = NEW.form WHERE participant_id IN"
-            " (SELECT id FROM participants WHERE programme_id = NEW.id); END;"
-            "CREATE TABLE indicator_values(region TEXT NOT NULL, indicator TEXT NOT NULL,"
-            " period TEXT NOT NULL, org_id INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,"
-            " num REAL, den REAL, value REAL, n REAL, target REAL, breakdown TEXT,"
-            " script_hash TEXT NOT NULL, computed_at TEXT NOT NULL, error TEXT,"
-            " PRIMARY KEY(region, indicator, period, org_id)) WITHOUT ROWID;"
-            "CREATE TABLE indicator_runs(id INTEGER PRIMARY KEY, region TEXT NOT NULL,"
-            " period TEXT NOT NULL, org_id INTEGER REFERENCES orgs(id) ON DELETE SET NULL,"
-            " started_at TEXT NOT NULL, duration_ms INTEGER NOT NULL, memory_kb INTEGER NOT NULL,"
-            " indicators INTEGER NOT NULL, failures INTEGER NOT NULL, script_hash TEXT NOT NULL);"
-            /* What indicators are computed from changed: a counter the master watches (the
-             * indicator computation writes none of these tables, so its own writes do not
-             * call for another one). */
-            "INSERT INTO meta(key, value) VALUES ('data_serial', 0);"
-            "CREATE TRIGGER data_serial_responses_insert AFTER INSERT ON responses BEGIN"
-            " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
-            "CREATE TRIGGER data_serial_responses_delete AFTER DELETE ON responses BEGIN"
-            " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
-            "CREATE TRIGGER data_serial_participants_insert AFTER INSERT ON participants BEGIN"
-            " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
-            "CREATE TRIGGER data_serial_participants_update AFTER UPDATE ON participants BEGIN"
-            " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
-            "CREATE TRIGGER data_serial_participants_delete AFTER DELETE ON participants BEGIN"
-            " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
-            "CREATE TRIGGER data_serial_pairs_insert AFTER INSERT ON pairs BEGIN"
-            " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
-            "CREATE TRIGGER data_serial_pairs_update AFTER UPDATE ON pairs BEGIN"
-            " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
-            "CREATE TRIGGER data_serial_pairs_delete AFTER DELETE ON pairs BEGIN"
-            " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
-            "CREATE TRIGGER data_serial_figures_insert AFTER INSERT ON figures BEGIN"
-            " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
-            "CREATE TRIGGER data_serial_figures_update AFTER UPDATE ON figures BEGIN"
-            " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
-            "CREATE TRIGGER data_serial_figures_delete AFTER DELETE ON figures BEGIN"
-            " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
-            "CREATE TRIGGER data_serial_orgs_insert AFTER INSERT ON orgs BEGIN"
-            " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
-            "CREATE TRIGGER data_serial_orgs_update AFTER UPDATE ON orgs BEGIN"
-            " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
-            "CREATE TRIGGER data_serial_orgs_delete AFTER DELETE ON orgs BEGIN"
-            " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
-            "CREATE TRIGGER data_serial_programmes_insert AFTER INSERT ON programmes BEGIN"
-            " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
-            "CREATE TRIGGER data_serial_programmes_update AFTER UPDATE ON programmes BEGIN"
-            " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
-            "CREATE TRIGGER data_serial_programmes_delete AFTER DELETE ON programmes BEGIN"
-            " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
-            "PRAGMA user_version = 1;",
-            store_seed_secret,
-        },
-        {
-            /* Response rates by campaign and organisation, kept by triggers: a dashboard sums a
-             * subtree's rows instead of counting a region's million invitations (22 s for a
-             * region's page before). invited: not revoked; started: a draft and no response;
-             * completed: a response. */
-            "CREATE TABLE campaign_counts(campaign_id INTEGER NOT NULL REFERENCES campaigns(id)"
-            " ON DELETE CASCADE, org_id INTEGER NOT NULL, invited INTEGER NOT NULL,"
-            " started INTEGER NOT NULL, completed INTEGER NOT NULL,"
-            " PRIMARY KEY(campaign_id, org_id)) WITHOUT ROWID;"
-            "INSERT INTO campaign_counts SELECT i.campaign_id, p.org_id,"
-            " count(*) FILTER (WHERE i.revoked_at IS NULL),"
-            " count(*) FILTER (WHERE d.invitation_id IS NOT NULL AND r.id IS NULL),"
-            " count(r.id) FROM invitations i JOIN participants p ON p.id = i.participant_id"
-            " LEFT JOIN drafts d ON d.invitation_id = i.id"
-            " LEFT JOIN responses r ON r.invitation_id = i.id"
-            " WHERE i.campaign_id IS NOT NULL GROUP BY 1, 2;" STORE_COUNT_TRIGGER(
-                "counts_invite", "AFTER INSERT ON invitations", "NEW.campaign_id IS NOT NULL",
-                "NEW.id", "NEW.revoked_at IS NULL", "0", "0")
-                STORE_COUNT_TRIGGER("counts_revoke", "AFTER UPDATE OF revoked_at ON invitations",
-                                    "NEW.campaign_id IS NOT NULL AND (OLD.revoked_at IS NULL) <>"
-                                    " (NEW.revoked_at IS NULL)",
-                                    "NEW.id", "CASE WHEN NEW.revoked_at IS NULL THEN 1 ELSE -1 END",
-                                    "0", "0")
-            /* Everything of the invitation, in case its draft or response goes after it: the
-             * drafts' own trigger no longer finds the invitation then. */
+        "CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB NOT NULL);"
+        "CREATE TABLE orgs(id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES orgs(id),"
+        " level TEXT NOT NULL CHECK(level IN ('region', 'municipality', 'organisation')),"
+        " code TEXT NOT NULL UNIQUE, name TEXT NOT NULL, kind TEXT, max_mentees INTEGER);"
+        "CREATE INDEX orgs_parent ON orgs(parent_id);"
+        "CREATE TABLE programmes(id INTEGER PRIMARY KEY,"
+        " org_id INTEGER NOT NULL REFERENCES orgs(id), code TEXT NOT NULL UNIQUE,"
+        " form TEXT NOT NULL, title TEXT NOT NULL, year INTEGER NOT NULL);"
+        "CREATE INDEX programmes_org ON programmes(org_id);"
+        "CREATE TABLE participants(id INTEGER PRIMARY KEY, code TEXT NOT NULL UNIQUE,"
+        " org_id INTEGER NOT NULL REFERENCES orgs(id),"
+        " programme_id INTEGER REFERENCES programmes(id),"
+        " role TEXT NOT NULL CHECK(role IN ('mentor', 'mentee', 'curator')),"
+        " kind TEXT NOT NULL CHECK(kind IN ('pupil', 'student', 'teacher', 'employer')),"
+        " birth_year INTEGER, experience_years INTEGER, name TEXT,"
+        " consent_date TEXT, consent_scope TEXT, consent_by TEXT);"
+        "CREATE INDEX participants_org ON participants(org_id);"
+        "CREATE INDEX participants_programme ON participants(programme_id);"
+        "CREATE TABLE pairs(id INTEGER PRIMARY KEY,"
+        " programme_id INTEGER NOT NULL REFERENCES programmes(id),"
+        " mentor_id INTEGER NOT NULL REFERENCES participants(id) ON DELETE CASCADE,"
+        " mentee_id INTEGER NOT NULL REFERENCES participants(id) ON DELETE CASCADE,"
+        " starts TEXT NOT NULL, ends TEXT,"
+        " status TEXT NOT NULL CHECK(status IN ('active', 'finished', 'broken')),"
+        " UNIQUE(programme_id, mentor_id, mentee_id));"
+        "CREATE INDEX pairs_mentor ON pairs(mentor_id);"
+        "CREATE INDEX pairs_mentee ON pairs(mentee_id);"
+        "CREATE TABLE figures(org_id INTEGER NOT NULL REFERENCES orgs(id),"
+        " period TEXT NOT NULL, name TEXT NOT NULL, value REAL NOT NULL,"
+        " PRIMARY KEY(org_id, period, name)) WITHOUT ROWID;"
+        "CREATE TABLE campaigns(id INTEGER PRIMARY KEY, code TEXT NOT NULL UNIQUE,"
+        " survey_id TEXT NOT NULL, org_id INTEGER NOT NULL REFERENCES orgs(id),"
+        " period TEXT NOT NULL, wave TEXT NOT NULL CHECK(wave IN ('entry', 'final', 'none')),"
+        " role TEXT CHECK(role IN ('mentor', 'mentee', 'curator')), form TEXT,"
+        " opens TEXT NOT NULL, closes TEXT NOT NULL,"
+        " status TEXT NOT NULL CHECK(status IN ('draft', 'open', 'closed')),"
+        " created_at TEXT NOT NULL);"
+        "CREATE TABLE invitations(id INTEGER PRIMARY KEY, token TEXT NOT NULL UNIQUE,"
+        " participant_id INTEGER NOT NULL REFERENCES participants(id),"
+        " campaign_id INTEGER REFERENCES campaigns(id),"
+        " survey_id TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT);"
+        "CREATE INDEX invitations_participant ON invitations(participant_id);"
+        "CREATE INDEX invitations_survey ON invitations(survey_id);"
+        "CREATE UNIQUE INDEX invitations_campaign ON invitations(campaign_id, participant_id)"
+        " WHERE campaign_id IS NOT NULL;"
+        "CREATE TABLE responses(id INTEGER PRIMARY KEY,"
+        " invitation_id INTEGER NOT NULL UNIQUE REFERENCES invitations(id),"
+        " survey_id TEXT NOT NULL, survey_version INTEGER NOT NULL, survey_hash TEXT NOT NULL,"
+        " submitted_at TEXT NOT NULL);"
+        "CREATE INDEX responses_survey ON responses(survey_id);"
+        "CREATE TABLE answers("
+        " response_id INTEGER NOT NULL REFERENCES responses(id) ON DELETE CASCADE,"
+        " question_id TEXT NOT NULL, value TEXT NOT NULL,"
+        " PRIMARY KEY(response_id, question_id)) WITHOUT ROWID;"
+        "CREATE TABLE response_scores("
+        " response_id INTEGER NOT NULL REFERENCES responses(id) ON DELETE CASCADE,"
+        " scale_id TEXT NOT NULL, value REAL NOT NULL, items INTEGER NOT NULL,"
+        " PRIMARY KEY(response_id, scale_id)) WITHOUT ROWID;"
+        "CREATE TABLE drafts("
+        " invitation_id INTEGER PRIMARY KEY REFERENCES invitations(id) ON DELETE CASCADE,"
+        " page INTEGER NOT NULL, data TEXT NOT NULL, updated_at TEXT NOT NULL);"
+        "CREATE TABLE survey_versions(survey_id TEXT NOT NULL, version INTEGER NOT NULL,"
+        " hash TEXT NOT NULL, definition TEXT NOT NULL, seen_at TEXT NOT NULL,"
+        " PRIMARY KEY(survey_id, version)) WITHOUT ROWID;"
+        "CREATE TABLE users(id INTEGER PRIMARY KEY, login TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+        " name TEXT NOT NULL,"
+        " role TEXT NOT NULL CHECK(role IN ('curator', 'coordinator', 'methodologist', 'admin')),"
+        " org_id INTEGER REFERENCES orgs(id), password_hash TEXT NOT NULL, disabled_at TEXT,"
+        " failed_logins INTEGER NOT NULL DEFAULT 0, locked_until INTEGER NOT NULL DEFAULT 0,"
+        " created_at TEXT NOT NULL, CHECK((role = 'admin') = (org_id IS NULL)));"
+        "CREATE TABLE sessions(token_hash TEXT PRIMARY KEY,"
+        " user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+        " created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, last_seen INTEGER NOT NULL)"
+        " WITHOUT ROWID;"
+        "CREATE INDEX sessions_user ON sessions(user_id);"
+        "CREATE TABLE audit(id INTEGER PRIMARY KEY, at TEXT NOT NULL,"
+        " user_id INTEGER REFERENCES users(id), action TEXT NOT NULL, object TEXT, detail TEXT);"
+        /* Indicators (core/store_indicator.c). indicator_scores is a copy of the scale
+         * scores of responses given in campaigns, with who answered, their organisation and
+         * form of mentoring, kept by the triggers below: an indicator then reads one index
+         * range per organisation instead of joining four tables per response. */
+        "CREATE INDEX indicator_participants ON participants(org_id, role, kind, birth_year,"
+        " experience_years, programme_id);"
+        "CREATE INDEX indicator_pairs_mentor ON pairs(mentor_id, starts, ends, programme_id);"
+        "CREATE INDEX indicator_pairs_mentee ON pairs(mentee_id, starts, ends, programme_id);"
+        "CREATE INDEX indicator_pairs_programme ON pairs(programme_id, status, starts, ends);"
+        "CREATE INDEX indicator_invitations ON invitations(participant_id, survey_id, campaign_id);"
+        "CREATE TABLE indicator_scores("
+        " response_id INTEGER NOT NULL REFERENCES responses(id) ON DELETE CASCADE,"
+        " scale_id TEXT NOT NULL, org_id INTEGER NOT NULL, campaign_id INTEGER NOT NULL,"
+        " participant_id INTEGER NOT NULL, form TEXT, value REAL NOT NULL,"
+        " PRIMARY KEY(response_id, scale_id)) WITHOUT ROWID;"
+        "CREATE INDEX indicator_scores_org ON indicator_scores(scale_id, campaign_id, org_id,"
+        " participant_id, form, value);"
+        "CREATE INDEX indicator_scores_participant ON indicator_scores(participant_id);"
+        "CREATE TRIGGER indicator_scores_put AFTER INSERT ON response_scores BEGIN"
+        " INSERT INTO indicator_scores(response_id, scale_id, org_id, campaign_id,"
+        " participant_id, form, value)"
+        " SELECT NEW.response_id, NEW.scale_id, p.org_id, i.campaign_id, p.id, g.form, NEW.value"
+        " FROM responses r JOIN invitations i ON i.id = r.invitation_id"
+        " JOIN participants p ON p.id = i.participant_id"
+        " LEFT JOIN programmes g ON g.id = p.programme_id"
+        " WHERE r.id = NEW.response_id AND i.campaign_id IS NOT NULL; END;"
+        "CREATE TRIGGER indicator_scores_value AFTER UPDATE OF value ON response_scores BEGIN"
+        " UPDATE indicator_scores SET value = NEW.value"
+        " WHERE response_id = NEW.response_id AND scale_id = NEW.scale_id; END;"
+        "CREATE TRIGGER indicator_scores_drop AFTER DELETE ON response_scores BEGIN"
+        " DELETE FROM indicator_scores"
+        " WHERE response_id = OLD.response_id AND scale_id = OLD.scale_id; END;"
+        "CREATE TRIGGER indicator_scores_participant AFTER UPDATE OF org_id, programme_id"
+        " ON participants WHEN OLD.org_id IS NOT NEW.org_id"
+        " OR OLD.programme_id IS NOT NEW.programme_id BEGIN"
+        " UPDATE indicator_scores SET org_id = NEW.org_id,"
+        " form = (SELECT form FROM programmes WHERE id = NEW.programme_id)"
+        " WHERE participant_id = NEW.id; END;"
+        "CREATE TRIGGER indicator_scores_form AFTER UPDATE OF form ON programmes"
+        " WHEN OLD.form IS NOT NEW.form BEGIN"
+        " UPDATE indicator_scores SET form = NEW.form WHERE participant_id IN"
+        " (SELECT id FROM participants WHERE programme_id = NEW.id); END;"
+        "CREATE TABLE indicator_values(region TEXT NOT NULL, indicator TEXT NOT NULL,"
+        " period TEXT NOT NULL, org_id INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,"
+        " num REAL, den REAL, value REAL, n REAL, target REAL, breakdown TEXT,"
+        " script_hash TEXT NOT NULL, computed_at TEXT NOT NULL, error TEXT,"
+        " PRIMARY KEY(region, indicator, period, org_id)) WITHOUT ROWID;"
+        "CREATE TABLE indicator_runs(id INTEGER PRIMARY KEY, region TEXT NOT NULL,"
+        " period TEXT NOT NULL, org_id INTEGER REFERENCES orgs(id) ON DELETE SET NULL,"
+        " started_at TEXT NOT NULL, duration_ms INTEGER NOT NULL, memory_kb INTEGER NOT NULL,"
+        " indicators INTEGER NOT NULL, failures INTEGER NOT NULL, script_hash TEXT NOT NULL);"
+        /* What indicators are computed from changed: a counter the master watches (the
+         * indicator computation writes none of these tables, so its own writes do not
+         * call for another one). */
+        "INSERT INTO meta(key, value) VALUES ('data_serial', 0);"
+        "CREATE TRIGGER data_serial_responses_insert AFTER INSERT ON responses BEGIN"
+        " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
+        "CREATE TRIGGER data_serial_responses_delete AFTER DELETE ON responses BEGIN"
+        " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
+        "CREATE TRIGGER data_serial_participants_insert AFTER INSERT ON participants BEGIN"
+        " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
+        "CREATE TRIGGER data_serial_participants_update AFTER UPDATE ON participants BEGIN"
+        " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
+        "CREATE TRIGGER data_serial_participants_delete AFTER DELETE ON participants BEGIN"
+        " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
+        "CREATE TRIGGER data_serial_pairs_insert AFTER INSERT ON pairs BEGIN"
+        " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
+        "CREATE TRIGGER data_serial_pairs_update AFTER UPDATE ON pairs BEGIN"
+        " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
+        "CREATE TRIGGER data_serial_pairs_delete AFTER DELETE ON pairs BEGIN"
+        " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
+        "CREATE TRIGGER data_serial_figures_insert AFTER INSERT ON figures BEGIN"
+        " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
+        "CREATE TRIGGER data_serial_figures_update AFTER UPDATE ON figures BEGIN"
+        " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
+        "CREATE TRIGGER data_serial_figures_delete AFTER DELETE ON figures BEGIN"
+        " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
+        "CREATE TRIGGER data_serial_orgs_insert AFTER INSERT ON orgs BEGIN"
+        " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
+        "CREATE TRIGGER data_serial_orgs_update AFTER UPDATE ON orgs BEGIN"
+        " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
+        "CREATE TRIGGER data_serial_orgs_delete AFTER DELETE ON orgs BEGIN"
+        " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
+        "CREATE TRIGGER data_serial_programmes_insert AFTER INSERT ON programmes BEGIN"
+        " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
+        "CREATE TRIGGER data_serial_programmes_update AFTER UPDATE ON programmes BEGIN"
+        " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
+        "CREATE TRIGGER data_serial_programmes_delete AFTER DELETE ON programmes BEGIN"
+        " UPDATE meta SET value = value + 1 WHERE key = 'data_serial'; END;"
+        "PRAGMA user_version = 1;",
+        store_seed_secret,
+    },
+    {
+        /* Response rates by campaign and organisation, kept by triggers: a dashboard sums a
+         * subtree's rows instead of counting a region's million invitations (22 s for a
+         * region's page before). invited: not revoked; started: a draft and no response;
+         * completed: a response. */
+        "CREATE TABLE campaign_counts(campaign_id INTEGER NOT NULL REFERENCES campaigns(id)"
+        " ON DELETE CASCADE, org_id INTEGER NOT NULL, invited INTEGER NOT NULL,"
+        " started INTEGER NOT NULL, completed INTEGER NOT NULL,"
+        " PRIMARY KEY(campaign_id, org_id)) WITHOUT ROWID;"
+        "INSERT INTO campaign_counts SELECT i.campaign_id, p.org_id,"
+        " count(*) FILTER (WHERE i.revoked_at IS NULL),"
+        " count(*) FILTER (WHERE d.invitation_id IS NOT NULL AND r.id IS NULL),"
+        " count(r.id) FROM invitations i JOIN participants p ON p.id = i.participant_id"
+        " LEFT JOIN drafts d ON d.invitation_id = i.id"
+        " LEFT JOIN responses r ON r.invitation_id = i.id"
+        " WHERE i.campaign_id IS NOT NULL GROUP BY 1, 2;" STORE_COUNT_TRIGGER(
+            "counts_invite", "AFTER INSERT ON invitations", "NEW.campaign_id IS NOT NULL", "NEW.id",
+            "NEW.revoked_at IS NULL", "0", "0")
+            STORE_COUNT_TRIGGER("counts_revoke", "AFTER UPDATE OF revoked_at ON invitations",
+                                "NEW.campaign_id IS NOT NULL AND (OLD.revoked_at IS NULL) <>"
+                                " (NEW.revoked_at IS NULL)",
+                                "NEW.id", "CASE WHEN NEW.revoked_at IS NULL THEN 1 ELSE -1 END",
+                                "0", "0")
+        /* Everything of the invitation, in case its draft or response goes after it: the
+         * drafts' own trigger no longer finds the invitation then. */
+        STORE_COUNT_TRIGGER("counts_uninvite", "BEFORE DELETE ON invitations",
+                            "OLD.campaign_id IS NOT NULL", "OLD.id", "-(OLD.revoked_at IS NULL)",
+                            "-(EXISTS (SELECT 1 FROM drafts WHERE invitation_id = OLD.id) AND"
+                            " NOT EXISTS (SELECT 1 FROM responses WHERE invitation_id = OLD.id))",
+                            "-EXISTS (SELECT 1 FROM responses WHERE invitation_id = OLD.id)")
             STORE_COUNT_TRIGGER(
-                "counts_uninvite", "BEFORE DELETE ON invitations", "OLD.campaign_id IS NOT NULL",
-                "OLD.id", "-(OLD.revoked_at IS NULL)",
-                "-(EXISTS (SELECT 1 FROM drafts WHERE invitation_id = OLD.id) AND"
-                " NOT EXISTS (SELECT 1 FROM responses WHERE invitation_id = OLD.id))",
-                "-EXISTS (SELECT 1 FROM responses WHERE invitation_id = OLD.id)")
-                STORE_COUNT_TRIGGER(
-                    "counts_respond", "AFTER INSERT ON responses", "1", "NEW.invitation_id", "0",
-                    "-EXISTS (SELECT 1 FROM drafts WHERE invitation_id ="
-                    " NEW.invitation_id)",
-                    "1") STORE_COUNT_TRIGGER("counts_unrespond", "BEFORE DELETE ON responses", "1",
-                                             "OLD.invitation_id", "0",
-                                             "EXISTS (SELECT 1 FROM drafts WHERE invitation_id ="
-                                             " OLD.invitation_id)",
-                                             "-1")
-                    STORE_COUNT_TRIGGER("counts_draft", "AFTER INSERT ON drafts",
+                "counts_respond", "AFTER INSERT ON responses", "1", "NEW.invitation_id", "0",
+                "-EXISTS (SELECT 1 FROM drafts WHERE invitation_id ="
+                " NEW.invitation_id)",
+                "1") STORE_COUNT_TRIGGER("counts_unrespond", "BEFORE DELETE ON responses", "1",
+                                         "OLD.invitation_id", "0",
+                                         "EXISTS (SELECT 1 FROM drafts WHERE invitation_id ="
+                                         " OLD.invitation_id)",
+                                         "-1")
+                STORE_COUNT_TRIGGER("counts_draft", "AFTER INSERT ON drafts",
+                                    "NOT EXISTS (SELECT 1 FROM responses WHERE invitation_id ="
+                                    " NEW.invitation_id)",
+                                    "NEW.invitation_id", "0", "1", "0")
+                    STORE_COUNT_TRIGGER("counts_undraft", "BEFORE DELETE ON drafts",
                                         "NOT EXISTS (SELECT 1 FROM responses WHERE invitation_id ="
-                                        " NEW.invitation_id)",
-                                        "NEW.invitation_id", "0", "1", "0")
-                        STORE_COUNT_TRIGGER(
-                            "counts_undraft", "BEFORE DELETE ON drafts",
-                            "NOT EXISTS (SELECT 1 FROM responses WHERE invitation_id ="
-                            " OLD.invitation_id)",
-                            "OLD.invitation_id", "0", "-1", "0")
-            /* A participant who moves takes their counts along: out of the old organisation's
-             * rows, into the new one's. */
-            "CREATE TRIGGER counts_move AFTER UPDATE OF org_id ON participants"
-            " WHEN OLD.org_id <> NEW.org_id BEGIN" STORE_COUNT_MOVE("OLD.org_id", "-")
-                STORE_COUNT_MOVE("NEW.org_id", "") " END;"
-                                                   "PRAGMA user_version = 2;",
-            NULL,
-        },
-        {
-            /* The figures of a dashboard per organisation (its own rows, not its subtree's),
-             * kept by triggers like campaign_counts: a region's page sums 300 rows instead of
-             * counting 100,000 participants for itself and each municipality (0.13 s). Pairs
-             * count where their mentor is. */
-            "CREATE TABLE org_counts(org_id INTEGER PRIMARY KEY REFERENCES orgs(id)"
-            " ON DELETE CASCADE, mentors INTEGER NOT NULL DEFAULT 0,"
-            " mentees INTEGER NOT NULL DEFAULT 0, no_consent INTEGER NOT NULL DEFAULT 0,"
-            " programmes INTEGER NOT NULL DEFAULT 0, active_pairs INTEGER NOT NULL DEFAULT 0);"
-            "INSERT INTO org_counts(org_id, mentors, mentees, no_consent, programmes, active_pairs)"
-            " SELECT o.id,"
-            " (SELECT count(*) FROM participants WHERE org_id = o.id AND role = 'mentor'),"
-            " (SELECT count(*) FROM participants WHERE org_id = o.id AND role = 'mentee'),"
-            " (SELECT count(*) FROM participants WHERE org_id = o.id AND consent_date IS NULL),"
-            " (SELECT count(*) FROM programmes WHERE org_id = o.id),"
-            " (SELECT count(*) FROM pairs p JOIN participants m ON m.id = p.mentor_id"
-            " WHERE m.org_id = o.id AND p.status = 'active') FROM orgs o;" STORE_ORG_ADD(
-                "orgc_person_in", "AFTER INSERT ON participants", "NEW.org_id",
-                "NEW.role = 'mentor'", "NEW.role = 'mentee'", "NEW.consent_date IS NULL", "0", "0")
-            /* Before: the pairs the participant mentors are still there to count (the cascade
-             * that deletes them finds no mentor's organisation afterwards). */
-            STORE_ORG_ADD("orgc_person_out", "BEFORE DELETE ON participants", "OLD.org_id",
-                          "-(OLD.role = 'mentor')", "-(OLD.role = 'mentee')",
-                          "-(OLD.consent_date IS NULL)", "0",
-                          "-(SELECT count(*) FROM pairs WHERE mentor_id = OLD.id"
-                          " AND status = 'active')")
-            /* A participant who changes: out with the old row's figures (and the active pairs
-             * they mentor), in with the new. */
-            "CREATE TRIGGER orgc_person_change AFTER UPDATE OF org_id, role, consent_date"
-            " ON participants BEGIN" STORE_ORG_UPSERT(
-                "OLD.org_id", "-(OLD.role = 'mentor')", "-(OLD.role = 'mentee')",
-                "-(OLD.consent_date IS NULL)", "0",
-                "-(SELECT count(*) FROM pairs WHERE mentor_id = OLD.id"
-                " AND status = 'active')")
-                STORE_ORG_UPSERT(
-                    "NEW.org_id", "NEW.role = 'mentor'", "NEW.role = 'mentee'",
-                    "NEW.consent_date IS NULL", "0",
-                    "(SELECT count(*) FROM pairs WHERE mentor_id = NEW.id"
-                    " AND status = 'active')") " END;" STORE_ORG_ADD("orgc_programme_in",
-                                                                     "AFTER INSERT ON programmes",
-                                                                     "NEW.org_id", "0", "0", "0",
-                                                                     "1", "0")
-                    STORE_ORG_ADD(
-                        "orgc_programme_out", "AFTER DELETE ON programmes", "OLD.org_id", "0", "0",
-                        "0", "-1",
-                        "0") "CREATE TRIGGER orgc_programme_move AFTER UPDATE OF org_id ON "
-                             "programmes BEGIN" STORE_ORG_UPSERT("OLD.org_id", "0", "0", "0", "-1",
-                                                                 "0")
-                                 STORE_ORG_UPSERT(
-                                     "NEW.org_id", "0", "0", "0", "1",
-                                     "0") " END;" STORE_ORG_ADD("orgc_pair_in",
-                                                                "AFTER INSERT ON pairs",
-                                                                "(SELECT org_id FROM participants "
-                                                                "WHERE id = NEW.mentor_id)",
-                                                                "0", "0", "0", "0",
-                                                                "NEW.status = 'active'")
-                                     STORE_ORG_ADD(
-                                         "orgc_pair_out", "BEFORE DELETE ON pairs",
-                                         "(SELECT org_id FROM participants WHERE id = "
-                                         "OLD.mentor_id)",
-                                         "0", "0", "0", "0",
-                                         "-(OLD.status = 'active')") "CREATE TRIGGER "
-                                                                     "orgc_pair_change AFTER "
-                                                                     "UPDATE OF status, mentor_id "
-                                                                     "ON pairs "
-                                                                     "BEGIN" STORE_ORG_UPSERT("(SEL"
-                                                                                              "ECT "
-                                                                                              "org_"
-                                                                                              "id "
-                                                                                              "FROM"
-                                                                                              " par"
-                                                                                              "tici"
-                                                                                              "pant"
-                                                                                              "s "
-                                                                                              "WHER"
-                                                                                              "E "
-                                                                                              "id "
-                                                                                              "= "
-                                                                                              "OLD."
-                                                                                              "ment"
-                                                                                              "or_"
-                                                                                              "id)",
-                                                                                              "0",
-                                                                                              "0",
-                                                                                              "0",
-                                                                                              "0",
-                                                                                              "-("
-                                                                                              "OLD."
-                                                                                              "stat"
-                                                                                              "us "
-                                                                                              "= "
-                                                                                              "'act"
-                                                                                              "ive'"
-                                                                                              ")")
-                                                                         STORE_ORG_UPSERT(
-                                                                             "(SELECT org_id FROM "
-                                                                             "participants WHERE "
-                                                                             "id = NEW.mentor_id)",
-                                                                             "0", "0", "0", "0",
-                                                                             "NEW.status = "
-                                                                             "'active'") " END;"
-                                                                                         "PRAGMA "
-                                                                                         "user_"
-                                                                                         "version "
-                                                                                         "= 3;",
-            NULL,
-        },
+                                        " OLD.invitation_id)",
+                                        "OLD.invitation_id", "0", "-1", "0")
+        /* A participant who moves takes their counts along: out of the old organisation's
+         * rows, into the new one's. */
+        "CREATE TRIGGER counts_move AFTER UPDATE OF org_id ON participants"
+        " WHEN OLD.org_id <> NEW.org_id BEGIN" STORE_COUNT_MOVE("OLD.org_id", "-")
+            STORE_COUNT_MOVE("NEW.org_id", "") " END;"
+                                               "PRAGMA user_version = 2;",
+        NULL,
+    },
+    {
+        /* The figures of a dashboard per organisation (its own rows, not its subtree's),
+         * kept by triggers like campaign_counts: a region's page sums 300 rows instead of
+         * counting 100,000 participants for itself and each municipality (0.13 s). Pairs
+         * count where their mentor is. A change is two triggers: the old figures out, the
+         * new in. */
+        "CREATE TABLE org_counts(org_id INTEGER PRIMARY KEY REFERENCES orgs(id)"
+        " ON DELETE CASCADE, mentors INTEGER NOT NULL DEFAULT 0,"
+        " mentees INTEGER NOT NULL DEFAULT 0, no_consent INTEGER NOT NULL DEFAULT 0,"
+        " programmes INTEGER NOT NULL DEFAULT 0, active_pairs INTEGER NOT NULL DEFAULT 0);"
+        "INSERT INTO org_counts(org_id, mentors, mentees, no_consent, programmes, active_pairs)"
+        " SELECT o.id,"
+        " (SELECT count(*) FROM participants WHERE org_id = o.id AND role = 'mentor'),"
+        " (SELECT count(*) FROM participants WHERE org_id = o.id AND role = 'mentee'),"
+        " (SELECT count(*) FROM participants WHERE org_id = o.id AND consent_date IS NULL),"
+        " (SELECT count(*) FROM programmes WHERE org_id = o.id),"
+        " (SELECT count(*) FROM pairs p JOIN participants m ON m.id = p.mentor_id"
+        " WHERE m.org_id = o.id AND p.status = 'active') FROM orgs o;"
+        STORE_ORG_ADD("orgc_person_in", "AFTER INSERT ON participants", "NEW.org_id",
+                      "NEW.role = 'mentor'", "NEW.role = 'mentee'", "NEW.consent_date IS NULL",
+                      "0", "0")
+        /* Before: the pairs the participant mentors are still there to count (the cascade
+         * that deletes them finds no mentor's organisation afterwards). */
+        STORE_ORG_ADD("orgc_person_out", "BEFORE DELETE ON participants", "OLD.org_id",
+                      "-(OLD.role = 'mentor')", "-(OLD.role = 'mentee')",
+                      "-(OLD.consent_date IS NULL)", "0", STORE_ORG_MENTORED("-", "OLD"))
+        STORE_ORG_ADD("orgc_person_was", "AFTER UPDATE OF org_id, role, consent_date ON "
+                      "participants", "OLD.org_id", "-(OLD.role = 'mentor')",
+                      "-(OLD.role = 'mentee')", "-(OLD.consent_date IS NULL)", "0",
+                      STORE_ORG_MENTORED("-", "OLD"))
+        STORE_ORG_ADD("orgc_person_is", "AFTER UPDATE OF org_id, role, consent_date ON "
+                      "participants", "NEW.org_id", "NEW.role = 'mentor'",
+                      "NEW.role = 'mentee'", "NEW.consent_date IS NULL", "0",
+                      STORE_ORG_MENTORED("", "NEW"))
+        STORE_ORG_ADD("orgc_programme_in", "AFTER INSERT ON programmes", "NEW.org_id", "0", "0",
+                      "0", "1", "0")
+        STORE_ORG_ADD("orgc_programme_out", "AFTER DELETE ON programmes", "OLD.org_id", "0",
+                      "0", "0", "-1", "0")
+        STORE_ORG_ADD("orgc_programme_was", "AFTER UPDATE OF org_id ON programmes", "OLD.org_id",
+                      "0", "0", "0", "-1", "0")
+        STORE_ORG_ADD("orgc_programme_is", "AFTER UPDATE OF org_id ON programmes", "NEW.org_id",
+                      "0", "0", "0", "1", "0")
+        STORE_ORG_ADD("orgc_pair_in", "AFTER INSERT ON pairs", STORE_ORG_OF("NEW"), "0", "0", "0",
+                      "0", "NEW.status = 'active'")
+        STORE_ORG_ADD("orgc_pair_out", "BEFORE DELETE ON pairs", STORE_ORG_OF("OLD"), "0", "0",
+                      "0", "0", "-(OLD.status = 'active')")
+        STORE_ORG_ADD("orgc_pair_was", "AFTER UPDATE OF status, mentor_id ON pairs",
+                      STORE_ORG_OF("OLD"), "0", "0", "0", "0", "-(OLD.status = 'active')")
+        STORE_ORG_ADD("orgc_pair_is", "AFTER UPDATE OF status, mentor_id ON pairs",
+                      STORE_ORG_OF("NEW"), "0", "0", "0", "0", "NEW.status = 'active'")
+        "PRAGMA user_version = 3;",
+        NULL,
+    },
 };
+/* clang-format on */
 
 #define STORE_LATEST ((int)(sizeof store_migrations / sizeof store_migrations[0]))
 

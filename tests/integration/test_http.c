@@ -202,6 +202,78 @@ static void test_form_page(void **state)
     http_result_free(&r);
 }
 
+/* The value of the hidden input csrf in a page, into out. */
+static void page_csrf(const char *html, char *out, size_t size)
+{
+    const char *p = strstr(html, "name=\"csrf\" value=\"");
+    assert_non_null(p);
+    p += strlen("name=\"csrf\" value=\"");
+    snprintf(out, size, "%.*s", (int)strcspn(p, "\""), p);
+}
+
+/*
+ * A worker keeps the blank page of a one-page questionnaire rendered, with holes for the
+ * link's action and CSRF value. Every GET, the first of a worker (rendered) and the later
+ * ones (kept), gives the same page but for those two values, which are the link's own; and
+ * the kept page's CSRF value is accepted.
+ */
+static void test_kept_page_is_the_rendered_page(void **state)
+{
+    (void)state;
+    char tokens[2][23], path[64], csrf[128], cookie[256], first[128];
+    char *pages[8] = {0};
+    for (int t = 0; t < 2; t++)
+        assert_int_equal(harness_invite(&h, "mentee-final", tokens[t]), 0);
+    for (int i = 0; i < 8; i++) {
+        struct http_result r;
+        snprintf(path, sizeof path, "/s/%s", tokens[i % 2]);
+        assert_int_equal(http_request(&h, "GET", path, NULL, 0, NULL, &r), 0);
+        assert_int_equal(r.status, 200);
+        /* Put the link's own values back to what they stand for, to compare the rest. */
+        page_csrf(r.body, csrf, sizeof csrf);
+        assert_true(strlen(csrf) > 20);
+        assert_null(strstr(r.body, "@@anketa-"));
+        char action[96];
+        snprintf(action, sizeof action, "action=\"/s/%s\"", tokens[i % 2]);
+        assert_non_null(strstr(r.body, action));
+        struct buf b;
+        struct arena *a = arena_new();
+        buf_init(&b, a);
+        for (const char *p = r.body; *p;) {
+            if (strncmp(p, csrf, strlen(csrf)) == 0) {
+                buf_puts(&b, "CSRF");
+                p += strlen(csrf);
+            } else if (strncmp(p, tokens[i % 2], 22) == 0) {
+                buf_puts(&b, "TOKEN");
+                p += 22;
+            } else {
+                buf_putc(&b, *p++);
+            }
+        }
+        pages[i] = strdup(b.data);
+        arena_free(a);
+        if (i == 0) {
+            assert_int_equal(http_form_secrets(&r, first, sizeof first, cookie, sizeof cookie), 0);
+            assert_string_equal(first, csrf);
+        }
+        http_result_free(&r);
+        if (i)
+            assert_string_equal(pages[i], pages[0]);
+    }
+    for (int i = 0; i < 8; i++)
+        free(pages[i]);
+    /* The value of the first page (which may have been kept, or rendered) is taken. */
+    char body[256], headers[512];
+    snprintf(body, sizeof body, "csrf=%s", first);
+    snprintf(headers, sizeof headers, "Content-Type: application/x-www-form-urlencoded\nCookie: %s",
+             cookie);
+    snprintf(path, sizeof path, "/s/%s", tokens[0]);
+    struct http_result r;
+    assert_int_equal(http_request(&h, "POST", path, body, strlen(body), headers, &r), 0);
+    assert_int_equal(r.status, 422); /* answers missing: the CSRF value itself passed */
+    http_result_free(&r);
+}
+
 static void test_unknown_token(void **state)
 {
     (void)state;
@@ -617,6 +689,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_healthz),
         cmocka_unit_test(test_form_page),
+        cmocka_unit_test(test_kept_page_is_the_rendered_page),
         cmocka_unit_test(test_unknown_token),
         cmocka_unit_test(test_invalid_post_keeps_answers),
         cmocka_unit_test(test_csrf_refused),

@@ -263,9 +263,11 @@ static void test_upgrade_from_schema_1(void **state)
             "DROP TRIGGER counts_undraft; DROP TRIGGER counts_move;"
             /* and migration 3's */
             "DROP TABLE org_counts; DROP TRIGGER orgc_person_in; DROP TRIGGER orgc_person_out;"
-            "DROP TRIGGER orgc_person_change; DROP TRIGGER orgc_programme_in;"
-            "DROP TRIGGER orgc_programme_out; DROP TRIGGER orgc_programme_move;"
-            "DROP TRIGGER orgc_pair_in; DROP TRIGGER orgc_pair_out; DROP TRIGGER orgc_pair_change;"
+            "DROP TRIGGER orgc_person_was; DROP TRIGGER orgc_person_is;"
+            "DROP TRIGGER orgc_programme_in; DROP TRIGGER orgc_programme_out;"
+            "DROP TRIGGER orgc_programme_was; DROP TRIGGER orgc_programme_is;"
+            "DROP TRIGGER orgc_pair_in; DROP TRIGGER orgc_pair_out;"
+            "DROP TRIGGER orgc_pair_was; DROP TRIGGER orgc_pair_is;"
             "PRAGMA user_version = 1;"),
         SQLITE_OK);
     assert_int_equal(direct_int(f->path, "SELECT count(*) FROM sqlite_schema WHERE "
