@@ -351,3 +351,32 @@ test('a methodologist reads the analytical report, prints it, and downloads the 
   assert.equal(text.trim().split('\r\n')[0].split(';')[0], 'response_id');
   await context.close();
 });
+
+test('each role of the demo signs in, lands on its own organisation and sees nothing beyond it', async () => {
+  const homes = {
+    curator: ['demo-sch-1', 'demo-sch-2'],
+    coordinator: ['demo-mun-1', 'demo-mun-2'],
+    methodologist: ['demo-region', null],
+    admin: ['demo-region', null], // the first region: the administrator's is everything
+  };
+  for (const [role, [home, outside]] of Object.entries(homes)) {
+    const context = await browser.newContext({ bypassCSP: true, locale: 'ru-RU' });
+    const page = await context.newPage();
+    await page.goto(`${base}/login`);
+    await page.fill('#login', staff[role].login);
+    await page.fill('#password', staff[role].password);
+    await Promise.all([page.waitForNavigation(), page.click('button.submit')]);
+    assert.match(page.url(), new RegExp(`/dash/org/${home}$`), role);
+    // Its page has the indicators with their trend lines and the links to the reports.
+    await page.goto(`${page.url()}?period=2026/27`);
+    assert.ok(await page.locator('table.indicators svg.spark').count() > 0, `${role}: trends`);
+    assert.ok(await page.locator('.page-links a[href*="/report"]').count() === 1, role);
+    assert.equal(await page.locator('.page-links a[href="/dash/audit"]').count(),
+      role === 'admin' ? 1 : 0, `${role}: the audit log is the administrator's`);
+    if (outside) {
+      const other = await page.goto(`${base}/dash/org/${outside}`);
+      assert.equal(other.status(), 404, `${role}: ${outside} is not found`);
+    }
+    await context.close();
+  }
+});
