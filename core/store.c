@@ -38,6 +38,8 @@ enum store_stmt {
     ST_SECRET_GET,
     ST_SECRET_PUT,
     ST_INVITATION_BY_TOKEN,
+    ST_TOKEN_UNHASHED,
+    ST_TOKEN_HASH_SET,
     ST_INVITATION_FIRST,
     ST_RESPONSE_PUT,
     ST_ANSWER_PUT,
@@ -79,7 +81,9 @@ static const char *const store_sql[ST_COUNT] = {
                     "pragma_foreign_keys(), pragma_busy_timeout()",
     [ST_SECRET_GET] = "SELECT value FROM meta WHERE key = ?1",
     [ST_SECRET_PUT] = "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO NOTHING",
-    [ST_INVITATION_BY_TOKEN] = STORE_INVITATION_COLUMNS "WHERE i.token = ?1",
+    [ST_TOKEN_UNHASHED] = "SELECT id, token FROM invitations WHERE token_hash IS NULL",
+    [ST_TOKEN_HASH_SET] = "UPDATE invitations SET token_hash = ?2 WHERE id = ?1",
+    [ST_INVITATION_BY_TOKEN] = STORE_INVITATION_COLUMNS "WHERE i.token_hash = ?1",
     [ST_INVITATION_FIRST] = STORE_INVITATION_COLUMNS
     "WHERE i.survey_id = ?1 AND (r.id IS NOT NULL) = ?2 ORDER BY i.id LIMIT 1",
     [ST_RESPONSE_PUT] = "INSERT INTO responses(invitation_id, survey_id, survey_version, "
@@ -159,6 +163,7 @@ struct store_migration {
 };
 
 static int store_seed_secret(struct store *s, struct err *e);
+static int store_hash_tokens(struct store *s, struct err *e);
 
 /* The SQL of the migrations is laid out by hand, a statement or a trigger a line group:
  * clang-format would split its strings and the macros' arguments mid-word. */
@@ -442,6 +447,14 @@ static const struct store_migration store_migrations[] = {
         "PRAGMA user_version = 3;",
         NULL,
     },
+    {
+        /* Links are looked up by the hash of their token (store_token_hash), filled for the
+         * links there are by store_hash_tokens. */
+        "ALTER TABLE invitations ADD COLUMN token_hash TEXT;"
+        "CREATE UNIQUE INDEX invitations_token_hash ON invitations(token_hash);"
+        "PRAGMA user_version = 4;",
+        store_hash_tokens,
+    },
 };
 /* clang-format on */
 
@@ -685,6 +698,20 @@ fail:
     return STORE_ERROR;
 }
 
+/* Links written by another tool since (with SQL, without their hash), hashed by the commands
+ * that may bring a database up to date: init, demo, serve at start. */
+static int store_hash_new_tokens(struct store *s, struct err *e)
+{
+    int nested;
+    if (store_write_begin(s, &nested, "hash link tokens", e) != STORE_OK)
+        return STORE_ERROR;
+    if (store_hash_tokens(s, e) != STORE_OK) {
+        store_write_rollback(s, nested);
+        return STORE_ERROR;
+    }
+    return store_write_commit(s, nested, "hash link tokens", e);
+}
+
 /* Checks the schema version against this build; with migrate, brings an older one up. */
 static int store_check_schema(struct store *s, int migrate, struct err *e)
 {
@@ -700,7 +727,7 @@ static int store_check_schema(struct store *s, int migrate, struct err *e)
                        v, STORE_LATEST);
     s->version = v;
     if (v == STORE_LATEST)
-        return STORE_OK;
+        return migrate ? store_hash_new_tokens(s, e) : STORE_OK;
     /* An existing database is copied before its schema changes, so an upgrade that goes
      * wrong can be undone with anketa restore. */
     if (v > 0) {
@@ -897,6 +924,37 @@ static int store_one_invitation(struct store *s, sqlite3_stmt *st, struct arena 
     return rc;
 }
 
+void store_token_hash(const char *token, char out[65])
+{
+    crypto_sha256_hex(token, strlen(token), out);
+}
+
+/* Gives every link without one its token's hash: the links there were at migration 4, and
+ * those another tool wrote with SQL (the benchmark's generator). */
+static int store_hash_tokens(struct store *s, struct err *e)
+{
+    const char *what = "hash link tokens";
+    sqlite3_stmt *sel = store_stmt(s, ST_TOKEN_UNHASHED, what, e);
+    sqlite3_stmt *upd = store_stmt(s, ST_TOKEN_HASH_SET, what, e);
+    if (!sel || !upd)
+        return STORE_ERROR;
+    int step, rc = STORE_OK;
+    while (rc == STORE_OK && (step = sqlite3_step(sel)) == SQLITE_ROW) {
+        const char *token = (const char *)sqlite3_column_text(sel, 1);
+        char hash[65];
+        store_token_hash(token ? token : "", hash);
+        if (sqlite3_bind_int64(upd, 1, sqlite3_column_int64(sel, 0)) != SQLITE_OK ||
+            sqlite3_bind_text(upd, 2, hash, -1, SQLITE_TRANSIENT) != SQLITE_OK)
+            rc = store_bind_failed(s, upd, what, e);
+        else
+            rc = store_step_done(s, upd, what, e);
+    }
+    if (rc == STORE_OK && step != SQLITE_DONE)
+        rc = store_fail(s, what, e);
+    store_done(sel);
+    return rc;
+}
+
 int store_invitation_by_token(struct store *s, struct arena *a, const char *token,
                               struct invitation *out, struct err *e)
 {
@@ -904,7 +962,9 @@ int store_invitation_by_token(struct store *s, struct arena *a, const char *toke
     sqlite3_stmt *st = store_stmt(s, ST_INVITATION_BY_TOKEN, what, e);
     if (!st)
         return STORE_ERROR;
-    if (sqlite3_bind_text(st, 1, token, -1, SQLITE_STATIC) != SQLITE_OK)
+    char hash[65];
+    store_token_hash(token, hash);
+    if (sqlite3_bind_text(st, 1, hash, -1, SQLITE_TRANSIENT) != SQLITE_OK)
         return store_bind_failed(s, st, what, e);
     return store_one_invitation(s, st, a, what, out, e);
 }

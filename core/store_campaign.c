@@ -80,7 +80,7 @@ static const char *const store_campaign_sql[SC_COUNT] = {
                                   "WHERE i.campaign_id = c.id AND i.participant_id = p.id) "
                                   "ORDER BY p.id"),
     [SC_INVITE] = ("INSERT INTO invitations(token, participant_id, campaign_id, survey_id, "
-                   "created_at) SELECT ?1, ?2, c.id, c.survey_id, " STORE_NOW " "
+                   "created_at, token_hash) SELECT ?1, ?2, c.id, c.survey_id, " STORE_NOW ", ?4 "
                    "FROM campaigns c WHERE c.code = ?3"),
     [SC_RATES] = (SC_SUBTREE(2) "SELECT o.code, o.name, k.invited, k.started, k.completed "
                                 "FROM campaign_counts k JOIN campaigns c ON c.id = k.campaign_id "
@@ -96,8 +96,8 @@ static const char *const store_campaign_sql[SC_COUNT] = {
                                 "LEFT JOIN responses r ON r.invitation_id = i.id "
                                 "WHERE c.code = ?1 AND (?2 IS NULL OR p.org_id IN sub) "
                                 "ORDER BY o.code, p.code"),
-    [SC_REVOKE] =
-        "UPDATE invitations SET revoked_at = " STORE_NOW " WHERE token = ?1 AND revoked_at IS NULL",
+    [SC_REVOKE] = "UPDATE invitations SET revoked_at = " STORE_NOW " WHERE token_hash = ?1 "
+                  "AND revoked_at IS NULL",
     [SC_ERASE_RESPONSES] = ("DELETE FROM responses WHERE invitation_id IN (SELECT i.id FROM "
                             "invitations i JOIN participants p ON p.id = i.participant_id "
                             "WHERE p.code = ?1)"),
@@ -269,9 +269,10 @@ static int store_campaign_invite(struct store *s, const char *code, long *invite
             (*no_consent)++;
             continue;
         }
-        char token[CRYPTO_TOKEN_LEN + 1];
+        char token[CRYPTO_TOKEN_LEN + 1], hash[65];
         crypto_token(token);
-        if (store_bind(ins, "sis", token, (int64_t)sqlite3_column_int64(targets, 0), code) !=
+        store_token_hash(token, hash);
+        if (store_bind(ins, "siss", token, (int64_t)sqlite3_column_int64(targets, 0), code, hash) !=
             SQLITE_OK) {
             store_done(targets);
             arena_free(a);
@@ -378,7 +379,9 @@ int store_revoke_invitation(struct store *s, const char *token, struct err *e)
     sqlite3_stmt *st = store_camp(s, SC_REVOKE, what, e);
     if (!st)
         return STORE_ERROR;
-    if (store_bind(st, "s", token) != SQLITE_OK)
+    char hash[65];
+    store_token_hash(token, hash);
+    if (store_bind(st, "s", hash) != SQLITE_OK)
         return store_bind_failed(s, st, what, e);
     if (store_step_done(s, st, what, e) != STORE_OK)
         return STORE_ERROR;

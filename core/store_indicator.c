@@ -192,8 +192,8 @@ static const char *const store_ind_sql[SI_COUNT] = {
                        "'2000-01-01', '2000-01-01', 'closed', " STORE_NOW " "
                        "FROM participants p WHERE p.code = ?5 ON CONFLICT(code) DO NOTHING",
     [SI_FX_INVITE] = "INSERT INTO invitations(token, participant_id, campaign_id, survey_id, "
-                     "created_at) SELECT ?1, p.id, c.id, c.survey_id, " STORE_NOW " "
-                     "FROM participants p, campaigns c WHERE p.code = ?2 AND c.code = ?3",
+                     "created_at, token_hash) SELECT ?1, p.id, c.id, c.survey_id, " STORE_NOW
+                     ", ?4 FROM participants p, campaigns c WHERE p.code = ?2 AND c.code = ?3",
     [SI_FX_RESPONSE] = "INSERT INTO responses(invitation_id, survey_id, survey_version, "
                        "survey_hash, submitted_at) SELECT id, survey_id, 1, 'fixture', " STORE_NOW
                        " FROM invitations WHERE id = ?1",
@@ -774,9 +774,11 @@ static int store_ind_fx_write(struct store *s, const char *participant_code, con
     if (store_step_done(s, st, what, e) != STORE_OK)
         return STORE_ERROR;
     crypto_token(token);
+    char hash[65];
+    store_token_hash(token, hash);
     if (!(st = store_ind(s, SI_FX_INVITE, what, e)))
         return STORE_ERROR;
-    if (store_bind(st, "sss", token, participant_code, code) != SQLITE_OK)
+    if (store_bind(st, "ssss", token, participant_code, code, hash) != SQLITE_OK)
         return store_bind_failed(s, st, what, e);
     int rc = store_ind_fx_step(s, st, what, e);
     if (rc != STORE_OK)

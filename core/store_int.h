@@ -37,6 +37,13 @@ struct store {
 sqlite3_stmt *store_prep(struct store *s, int slot, const char *sql, const char *what,
                          struct err *e);
 
+/*
+ * The key a participant's link is looked up by: the SHA-256 of its token, in hex. A lookup by
+ * the token itself would compare it with stored tokens byte by byte in the index, in a time
+ * that depends on how much of it matches; the hash of a guess tells nothing of the tokens.
+ */
+void store_token_hash(const char *token, char out[65]);
+
 /* Fills e with what was being done and SQLite's own words; returns STORE_ERROR. */
 int store_fail(struct store *s, const char *what, struct err *e);
 

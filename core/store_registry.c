@@ -109,9 +109,9 @@ static const char *const store_reg_sql[SR_COUNT] = {
                       "WHERE figures.value IS NOT excluded.value",
     [SR_FIGURE_EXISTS] = "SELECT 1 FROM figures f JOIN orgs o ON o.id = f.org_id "
                          "WHERE o.code = ?1 AND f.period = ?2 AND f.name = ?3",
-    [SR_INVITATION_PUT] = "INSERT INTO invitations(token, participant_id, survey_id, created_at) "
-                          "SELECT ?1, p.id, ?3, " STORE_NOW " FROM participants p "
-                          "WHERE p.code = ?2",
+    [SR_INVITATION_PUT] = "INSERT INTO invitations(token, participant_id, survey_id, created_at, "
+                          "token_hash) SELECT ?1, p.id, ?3, " STORE_NOW ", ?4 "
+                          "FROM participants p WHERE p.code = ?2",
     [SR_ORG_LEVEL] = "SELECT level FROM orgs WHERE code = ?1",
     [SR_PARTICIPANT_ROLE] = "SELECT role FROM participants WHERE code = ?1",
     [SR_ORG_GET] = "SELECT o.id, o.code, o.name, o.level, o.kind, p.code, p.name, g.code, g.name "
@@ -359,9 +359,10 @@ int store_put_invitation(struct store *s, const char *participant_code, const ch
     sqlite3_stmt *st = store_reg(s, SR_INVITATION_PUT, what, e);
     if (!st)
         return STORE_ERROR;
-    char token[CRYPTO_TOKEN_LEN + 1];
+    char token[CRYPTO_TOKEN_LEN + 1], hash[65];
     crypto_token(token);
-    if (store_bind(st, "sss", token, participant_code, survey_id) != SQLITE_OK)
+    store_token_hash(token, hash);
+    if (store_bind(st, "ssss", token, participant_code, survey_id, hash) != SQLITE_OK)
         return store_bind_failed(s, st, what, e);
     if (store_step_done(s, st, what, e) != STORE_OK)
         return STORE_ERROR;

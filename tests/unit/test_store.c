@@ -268,6 +268,8 @@ static void test_upgrade_from_schema_1(void **state)
             "DROP TRIGGER orgc_programme_was; DROP TRIGGER orgc_programme_is;"
             "DROP TRIGGER orgc_pair_in; DROP TRIGGER orgc_pair_out;"
             "DROP TRIGGER orgc_pair_was; DROP TRIGGER orgc_pair_is;"
+            /* and migration 4's */
+            "DROP INDEX invitations_token_hash; ALTER TABLE invitations DROP COLUMN token_hash;"
             "PRAGMA user_version = 1;"),
         SQLITE_OK);
     assert_int_equal(direct_int(f->path, "SELECT count(*) FROM sqlite_schema WHERE "
@@ -283,6 +285,25 @@ static void test_upgrade_from_schema_1(void **state)
     direct_text(f->path, "SELECT group_concat(mentees, ',') FROM org_counts ORDER BY org_id",
                 counts, sizeof counts);
     assert_string_equal(counts, "0,3");
+    /* The links are found by their token's hash, which migration 4 gave them. */
+    assert_int_equal(direct_int(f->path, "SELECT count(*) FROM invitations WHERE token_hash IS "
+                                         "NULL OR length(token_hash) <> 64"),
+                     0);
+    struct arena *a = arena_new();
+    struct invitation inv;
+    assert_int_equal(store_invitation_by_token(f->s, a, "t2", &inv, &e), STORE_OK);
+    assert_int_equal(inv.id, 2);
+    assert_int_equal(store_invitation_by_token(f->s, a, "t4", &inv, &e), STORE_NOT_FOUND);
+    /* A link another tool wrote with SQL, without its hash, gets it at the next start. */
+    store_close(f->s);
+    f->s = NULL;
+    assert_int_equal(direct_exec(f->path, "INSERT INTO invitations(id, token, participant_id,"
+                                          " survey_id, created_at) VALUES (4, 't4', 1, 's', 'x')"),
+                     SQLITE_OK);
+    assert_int_equal(store_open(f->path, &migrate_opt, &f->s, &e), STORE_OK);
+    assert_int_equal(store_invitation_by_token(f->s, a, "t4", &inv, &e), STORE_OK);
+    assert_int_equal(inv.id, 4);
+    arena_free(a);
     /* The copy made before the upgrade is the schema-1 database, whole. */
     char pattern[200], found[400] = "";
     snprintf(pattern, sizeof pattern, "ls %s/*.before-schema-%d-*.bak 2>/dev/null", f->dir,
