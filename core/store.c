@@ -55,15 +55,18 @@ enum store_stmt {
     ST_COUNT
 };
 
-/* The columns store_read_invitation() expects, in order. */
-#define STORE_INVITATION_COLUMNS                                                                   \
+/* The columns store_read_invitation() expects, in order, of the invitations i (a table
+ * expression, to name the index a lookup must use). */
+#define STORE_INVITATION_COLUMNS_OF(invitations)                                                   \
     "SELECT i.id, i.token, i.survey_id, i.participant_id, r.id IS NOT NULL, "                      \
     "i.revoked_at IS NOT NULL, p.consent_date IS NOT NULL, "                                       \
     "c.id IS NOT NULL AND (c.status = 'closed' OR date('now') > c.closes), "                       \
     "c.id IS NOT NULL AND date('now') < c.opens "                                                  \
-    "FROM invitations i JOIN participants p ON p.id = i.participant_id "                           \
+    "FROM " invitations " JOIN participants p ON p.id = i.participant_id "                         \
     "LEFT JOIN campaigns c ON c.id = i.campaign_id "                                               \
     "LEFT JOIN responses r ON r.invitation_id = i.id "
+
+#define STORE_INVITATION_COLUMNS STORE_INVITATION_COLUMNS_OF("invitations i")
 
 _Static_assert(ST_COUNT <= STORE_STMTS_PER_FILE, "too many statements for one store file");
 
@@ -83,7 +86,10 @@ static const char *const store_sql[ST_COUNT] = {
     [ST_SECRET_PUT] = "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO NOTHING",
     [ST_TOKEN_UNHASHED] = "SELECT id, token FROM invitations WHERE token_hash IS NULL",
     [ST_TOKEN_HASH_SET] = "UPDATE invitations SET token_hash = ?2 WHERE id = ?1",
-    [ST_INVITATION_BY_TOKEN] = STORE_INVITATION_COLUMNS "WHERE i.token_hash = ?1",
+    /* INDEXED BY: statistics gathered while hashes were missing (all NULL: one value for
+     * every row) once made the planner scan every participant instead. */
+    [ST_INVITATION_BY_TOKEN] = STORE_INVITATION_COLUMNS_OF(
+        "invitations i INDEXED BY invitations_token_hash") "WHERE i.token_hash = ?1",
     [ST_INVITATION_FIRST] = STORE_INVITATION_COLUMNS
     "WHERE i.survey_id = ?1 AND (r.id IS NOT NULL) = ?2 ORDER BY i.id LIMIT 1",
     [ST_RESPONSE_PUT] = "INSERT INTO responses(invitation_id, survey_id, survey_version, "

@@ -96,8 +96,8 @@ static const char *const store_campaign_sql[SC_COUNT] = {
                                 "LEFT JOIN responses r ON r.invitation_id = i.id "
                                 "WHERE c.code = ?1 AND (?2 IS NULL OR p.org_id IN sub) "
                                 "ORDER BY o.code, p.code"),
-    [SC_REVOKE] = "UPDATE invitations SET revoked_at = " STORE_NOW " WHERE token_hash = ?1 "
-                  "AND revoked_at IS NULL",
+    [SC_REVOKE] = "UPDATE invitations INDEXED BY invitations_token_hash SET revoked_at = " STORE_NOW
+                  " WHERE token_hash = ?1 AND revoked_at IS NULL",
     [SC_ERASE_RESPONSES] = ("DELETE FROM responses WHERE invitation_id IN (SELECT i.id FROM "
                             "invitations i JOIN participants p ON p.id = i.participant_id "
                             "WHERE p.code = ?1)"),
