@@ -6,6 +6,7 @@
  */
 #include "export.h"
 
+#include "form.h"
 #include "arena.h"
 #include "err.h"
 #include "plugin.h"
@@ -198,31 +199,6 @@ static int export_sink_failed(struct err *e)
                    errno ? strerror(errno) : "the receiver stopped");
 }
 
-/* The length of the valid UTF-8 sequence at p (which is NUL-terminated), or 0. */
-static size_t export_utf8_len(const unsigned char *p)
-{
-    unsigned char c = p[0];
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        return (p[1] & 0xC0) == 0x80 ? 2 : 0;
-    if (c >= 0xE0 && c <= 0xEF) {
-        if ((p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80)
-            return 0;
-        if ((c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] >= 0xA0))
-            return 0; /* an overlong form, or a surrogate */
-        return 3;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-        if ((p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80)
-            return 0;
-        if ((c == 0xF0 && p[1] < 0x90) || (c == 0xF4 && p[1] >= 0x90))
-            return 0;
-        return 4;
-    }
-    return 0;
-}
-
 /* Whether a text cell would start a formula in a spreadsheet. */
 static int export_formula_like(const char *s)
 {
@@ -362,7 +338,8 @@ static void export_json_string(struct export_writer *w, const char *s)
     export_putc(w, '"');
     while (*p) {
         unsigned char c = *p;
-        size_t n = c >= 0x80 ? export_utf8_len(p) : 1;
+        /* 4: the longest sequence; a NUL ends a cut one before anything past it is read. */
+        size_t n = c >= 0x80 ? form_utf8_len((const char *)p, 4) : 1;
         if (n > 1 || (n == 1 && c >= 0x20 && c != '"' && c != '\\')) {
             p += n;
             continue;
